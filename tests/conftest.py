@@ -1,0 +1,50 @@
+"""Shared fixtures: a real Redis on 127.0.0.1 under a key prefix of the test's own, a local
+HTTP server. A missing service is a failure, never a skip."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import redis
+
+from tasks.keys import Keys
+from tests.httpserver import LocalServer
+
+# Tests use their own database number on the machine's Redis, and a unique key prefix per
+# test so that concurrent runs never touch each other's keys.
+TEST_REDIS_URL = os.environ.get("NEWS_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+TEST_POSTGRES_URL = os.environ.get("NEWS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _drop_prefix(client: redis.Redis, prefix: str) -> None:
+    batch = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    for i in range(0, len(batch), 500):
+        client.delete(*batch[i : i + 500])
+
+
+@pytest.fixture
+def redis_client():
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"the tests need Redis at {TEST_REDIS_URL}: {exc}")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def keys(redis_client):
+    """A Keys with a prefix of this test's own; its keys are deleted before and after."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    _drop_prefix(redis_client, prefix)
+    yield Keys(prefix)
+    _drop_prefix(redis_client, prefix)
+
+
+@pytest.fixture
+def http_server():
+    with LocalServer() as server:
+        yield server

@@ -1,0 +1,61 @@
+"""The `newsworker` command: one entry point, sub-commands registered by the worker.cli_* modules.
+
+Every command function takes the parsed arguments and returns an exit code. Expected errors
+(a wrong setting, a bad feeds file, a server that does not answer) end as one line on stderr
+and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from config.feeds import FeedsFileError
+from config.settings import SettingsError
+from tasks.errors import IngestError
+
+# Each module has register(subparsers) adding its commands with set_defaults(func=...).
+COMMAND_MODULES = (
+    "worker.cli_service",  # run, export, show, clean, settings
+    "worker.cli_feeds",  # feeds ..., status, poll
+    "worker.cli_recrawl",  # recrawl, retry-failed
+    "worker.cli_bench",  # bench extract, bench seen
+)
+
+
+class CliError(Exception):
+    """An operator-facing error: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsworker",
+        description="News ingestion worker: feeds in, clean articles out.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (SettingsError, FeedsFileError, CliError, IngestError) as exc:
+        print(f"newsworker: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
