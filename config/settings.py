@@ -210,6 +210,11 @@ class Settings:
         (), _words, "Extra query parameters stripped from URLs (comma-separated)."
     )
     # Service
+    visibility_timeout: int = _setting(
+        3600,
+        _int(5, 7 * DAY),
+        "Seconds before a task taken by a worker that died is handed to another (Redis broker).",
+    )
     worker_concurrency: int = _setting(
         2, _int(1, 512), "Worker processes started by `newsworker run`."
     )

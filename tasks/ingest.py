@@ -1,0 +1,123 @@
+"""One feed entry to one article record: lease, politeness, fetch, clean, content dedupe.
+
+This module owns the order of those steps and what each failure becomes. It receives its
+services (HTTP client, politeness, seen and duplicate indexes) and returns an
+:class:`IngestResult`; it never stores anything (that is `news.store_article`) and never
+imports Celery. Expected outcomes are return values; transient failures are raised for the
+task to retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from tasks.clean import article_from_entry, clean_html
+from tasks.errors import Disallowed, HostBusy, IngestError, NoContentError, ServerError
+from tasks.models import Article, FeedEntry, Outcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    outcome: Outcome
+    article: Article | None = None  # to be stored (STORED stands for "hand to the store")
+    error: IngestError | None = None
+    retry_in: float | None = None  # LEASED: seconds until the lease holder is done or gone
+
+
+@dataclass(frozen=True)
+class IngestServices:
+    http: object  # tasks.http.HttpClient
+    politeness: object  # tasks.politeness.Politeness
+    seen: object  # tasks.seen.SeenIndex
+    duplicates: object  # tasks.seen.DuplicateIndex
+    lease_ttl: int
+    keep_duplicates: bool = True
+    extra_tracking: tuple[str, ...] = ()
+
+
+def iso_now(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
+
+
+def ingest(entry: FeedEntry, svc: IngestServices, now: float) -> IngestResult:
+    """Take one entry as far as an article ready to store (see the module docstring)."""
+    if not svc.seen.lease(entry.key, svc.lease_ttl):
+        return IngestResult(Outcome.LEASED, retry_in=float(svc.lease_ttl))
+    if not entry.recrawl and svc.seen.is_seen(entry.key, now):
+        svc.seen.release(entry.key)
+        return IngestResult(Outcome.SEEN)
+    try:
+        article = build_article(entry, svc, now)
+    except Disallowed as exc:
+        svc.seen.mark_seen(entry.key, now)  # skipped on purpose: never fetched, not retried
+        svc.seen.release(entry.key)
+        return IngestResult(Outcome.DISALLOWED, error=exc)
+    except NoContentError as exc:
+        svc.seen.release(entry.key)
+        return IngestResult(Outcome.FAILED, error=exc)
+    except BaseException:
+        svc.seen.release(entry.key)  # transient: the task retries, another worker may take it
+        raise
+    return check_duplicate(entry, article, svc, now)
+
+
+def build_article(entry: FeedEntry, svc: IngestServices, now: float) -> Article:
+    """The page's article, or the feed entry's own content when the page fails for good."""
+    if not entry.link:
+        return article_from_entry(entry, fetched_at=iso_now(now))
+    try:
+        return fetch_and_clean(entry, svc, now)
+    except (HostBusy, Disallowed):
+        raise
+    except IngestError as exc:
+        if exc.transient:
+            raise
+        log.warning("page failed, using the feed's content: %s feed=%s url=%s entry=%s",
+                    exc, entry.feed_id, entry.link, entry.key)  # fmt: skip
+        return article_from_entry(entry, fetched_at=iso_now(now))
+
+
+def fetch_and_clean(entry: FeedEntry, svc: IngestServices, now: float) -> Article:
+    url = entry.link
+    if not svc.politeness.allowed(url, now):
+        raise Disallowed("robots.txt disallows this page", url=url)
+    wait = svc.politeness.wait_time(url, now)
+    if wait > 0:
+        raise HostBusy(
+            f"host over its rate budget, next slot in {wait:.1f}s", url=url, retry_after=wait
+        )
+    try:
+        page = svc.http.get(url, kind="page")
+    except ServerError as exc:
+        if exc.retry_after:
+            svc.politeness.pause(url, exc.retry_after, now)
+        raise
+    return clean_html(page.body, page.url, entry, encoding=page.encoding,
+                      fetched_at=iso_now(now), extra_tracking=svc.extra_tracking)  # fmt: skip
+
+
+def check_duplicate(
+    entry: FeedEntry, article: Article, svc: IngestServices, now: float
+) -> IngestResult:
+    """Content dedupe: the same story under another URL is kept as duplicate_of, or dropped."""
+    earlier = svc.duplicates.find(article, now)
+    if not earlier:
+        return IngestResult(Outcome.STORED, article)
+    if svc.keep_duplicates:
+        return IngestResult(Outcome.DUPLICATE, replace(article, duplicate_of=earlier))
+    svc.seen.mark_seen(entry.key, now)
+    svc.seen.release(entry.key)
+    log.info("duplicate dropped feed=%s url=%s of=%s", entry.feed_id, article.url, earlier)
+    return IngestResult(Outcome.DROPPED_DUPLICATE)
+
+
+def fallback_after_retries(entry: FeedEntry, now: float) -> Article | None:
+    """When transient failures used up their retries: the entry's own content, if it has some."""
+    try:
+        return article_from_entry(entry, fetched_at=iso_now(now))
+    except NoContentError:
+        return None

@@ -1,0 +1,166 @@
+"""The Celery tasks, and only them: thin shells that take clients from worker.resources, call
+the stage functions, and turn their results into follow-up tasks, retries and counters.
+
+Every task is idempotent (acks_late): an entry becomes "seen" only after its article is
+committed, so a worker killed at any point loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+
+from celery import shared_task
+
+from tasks import ingest as ingest_stage
+from tasks import poll
+from tasks.errors import HostBusy, IngestError
+from tasks.models import Article, FeedEntry, Outcome
+from worker.resources import Resources, resources
+
+log = logging.getLogger(__name__)
+
+RETRY_BASE = 30.0  # seconds; transient failures back off 30 s, 60 s, 120 s, ... with jitter
+RETRY_CAP = 3600.0
+
+
+def backoff(retries: int, rng: random.Random | None = None) -> float:
+    """Exponential back-off with full jitter between half and all of the step."""
+    step = min(RETRY_CAP, RETRY_BASE * 2**retries)
+    return step * (0.5 + (rng or random).random() / 2)
+
+
+def count(r: Resources, feed_id: str | None, outcome: str) -> None:
+    if feed_id:
+        r.redis.hincrby(r.keys.feed_stats(feed_id), outcome, 1)
+
+
+def progress(r: Resources, run_id: str | None, outcome: str) -> None:
+    if run_id:
+        from tasks.progress import RecrawlProgress
+
+        RecrawlProgress(r.redis, r.keys, run_id).add(outcome)
+
+
+@shared_task(name="news.poll_due_feeds", ignore_result=True)
+def poll_due_feeds() -> int:
+    """The beat tick: claim the feeds whose time has come, one poll task each."""
+    r = resources()
+    due = poll.tick(r.registry, r.settings.feeds_file, time.time())
+    for feed_id in due:
+        poll_feed.delay(feed_id)
+    return len(due)
+
+
+@shared_task(name="news.poll_feed", ignore_result=True)
+def poll_feed(feed_id: str, recrawl: bool = False, run_id: str | None = None) -> dict:
+    """Poll one feed; each new entry becomes one `news.ingest_entry`."""
+    r = resources()
+    feed = r.registry.feed(feed_id)
+    if feed is None:
+        log.warning("poll of an unknown feed skipped feed=%s", feed_id)
+        return {"feed": feed_id, "status": "unknown"}
+    result = poll.poll_feed(feed, http=r.http, registry=r.registry, seen=r.seen,
+                            settings=r.settings, now=time.time(), recrawl=recrawl,
+                            emit=lambda entries: enqueue_entries(r, entries, run_id))  # fmt: skip
+    return {"feed": feed_id, "status": result.status, "new": len(result.entries)}
+
+
+def enqueue_entries(r: Resources, entries: list[FeedEntry], run_id: str | None) -> None:
+    if run_id:
+        from tasks.progress import RecrawlProgress
+
+        RecrawlProgress(r.redis, r.keys, run_id).grow(len(entries))
+    for entry in entries:
+        ingest_entry.delay(entry.to_dict(), run_id)
+
+
+def services(r: Resources) -> ingest_stage.IngestServices:
+    s = r.settings
+    return ingest_stage.IngestServices(
+        http=r.http, politeness=r.politeness, seen=r.seen, duplicates=r.duplicates,
+        lease_ttl=s.lease_ttl, keep_duplicates=s.duplicates == "keep",
+        extra_tracking=s.tracking_params,
+    )  # fmt: skip
+
+
+@shared_task(bind=True, name="news.ingest_entry", ignore_result=True, max_retries=None)
+def ingest_entry(self, entry_data: dict, run_id: str | None = None) -> str:
+    """Fetch and clean one entry's page, then hand the article to `news.store_article`."""
+    r = resources()
+    entry = FeedEntry.from_dict(entry_data)
+    now = time.time()
+    try:
+        result = ingest_stage.ingest(entry, services(r), now)
+    except HostBusy as exc:  # not a failure: come back when the host has a token
+        raise self.retry(countdown=exc.retry_after or 1.0, max_retries=None) from None
+    except IngestError as exc:  # transient (permanent ones are outcomes)
+        return retry_or_give_up(self, r, entry, exc, run_id)
+    if result.outcome is Outcome.LEASED:  # another worker has it; check again after its lease
+        raise self.retry(countdown=min(result.retry_in or 30.0, 60.0), max_retries=None)
+    return finish(r, entry, result, run_id)
+
+
+def retry_or_give_up(task, r: Resources, entry: FeedEntry, exc: IngestError, run_id) -> str:
+    retries = task.request.retries
+    log.warning("transient failure (%s, try %d) feed=%s url=%s entry=%s: %s",
+                exc.kind, retries + 1, entry.feed_id, entry.link, entry.key, exc)  # fmt: skip
+    count(r, entry.feed_id, f"error_{exc.kind}")
+    if retries < r.settings.fetch_retries:
+        wait = max(backoff(retries), exc.retry_after or 0.0)
+        raise task.retry(countdown=wait, max_retries=None) from None
+    article = ingest_stage.fallback_after_retries(entry, time.time())
+    if article is None:
+        return record_failure(r, entry, exc, run_id)
+    store_article.delay(article.to_dict(), entry.key, run_id)
+    return Outcome.STORED.value
+
+
+def finish(r: Resources, entry: FeedEntry, result: ingest_stage.IngestResult, run_id) -> str:
+    outcome = result.outcome
+    if result.article is not None:
+        store_article.delay(result.article.to_dict(), entry.key, run_id)
+        return outcome.value
+    if outcome is Outcome.FAILED:
+        return record_failure(r, entry, result.error, run_id)
+    count(r, entry.feed_id, outcome.value)
+    progress(r, run_id, outcome.value)
+    return outcome.value
+
+
+def record_failure(r: Resources, entry: FeedEntry, exc: IngestError | None, run_id) -> str:
+    """Nothing could be built: keep the entry in the failed list (for retry-failed), log it."""
+    now = time.time()
+    error = exc.to_dict() if exc else {"kind": "error", "message": "unknown"}
+    record = {"entry": entry.to_dict(), "error": error, "at": ingest_stage.iso_now(now)}
+    r.redis.rpush(r.keys.failed, json.dumps(record, ensure_ascii=False))
+    r.seen.mark_seen(entry.key, now)  # not fetched again on every poll; retry-failed re-sends it
+    r.seen.release(entry.key)
+    count(r, entry.feed_id, "failed")
+    progress(r, run_id, "failed")
+    log.error("entry failed (%s) feed=%s url=%s entry=%s: %s", error["kind"], entry.feed_id,
+              entry.link, entry.key, error["message"])  # fmt: skip
+    return Outcome.FAILED.value
+
+
+@shared_task(name="news.store_article", ignore_result=True, autoretry_for=(Exception,),
+             retry_backoff=5, retry_backoff_max=600, retry_jitter=True, max_retries=20)  # fmt: skip
+def store_article(
+    article_data: dict, entry_key: str | None = None, run_id: str | None = None
+) -> str:
+    """Upsert one article; only then is its entry marked seen."""
+    r = resources()
+    article = Article.from_dict(article_data)
+    now = time.time()
+    outcome = r.store.upsert(article, ingest_stage.iso_now(now))
+    r.duplicates.remember(article, now)
+    if entry_key:
+        r.seen.mark_seen(entry_key, now)
+        r.seen.release(entry_key)
+    label = Outcome.DUPLICATE.value if article.duplicate_of else outcome.value
+    count(r, article.feed_id, label)
+    progress(r, run_id, label)
+    log.info("article %s feed=%s url=%s id=%s", label, article.feed_id, article.url, article.id)
+    return label

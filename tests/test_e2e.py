@@ -1,0 +1,133 @@
+"""End to end: a real Celery worker and beat, the machine's Redis, a local news site on
+127.0.0.1, and a real store (SQLite and PostgreSQL). Feeds in, clean articles out, once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+
+import psycopg
+import pytest
+
+from tasks.store import open_store
+from tests.celeryproc import ROOT, CeleryProcs, flush_db, wait_until
+from tests.conftest import TEST_POSTGRES_URL
+from tests.newssite import feeds_toml, serve_site
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+E2E_REDIS_URL = "redis://127.0.0.1:6379/8"  # the pipeline tests' own database (broker + state)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/articles.db"
+        return
+    schema = f"e2e_{uuid.uuid4().hex[:10]}"
+    yield f"{TEST_POSTGRES_URL}?schema={schema}"
+    with psycopg.connect(TEST_POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def pipeline_env(tmp_path, http_server, store_url):
+    feeds_file = tmp_path / "feeds.toml"
+    feeds_file.write_text(feeds_toml(http_server))
+    env = {
+        "NEWS_REDIS_URL": E2E_REDIS_URL,
+        "NEWS_STORE_URL": store_url,
+        "NEWS_FEEDS_FILE": str(feeds_file),
+        "NEWS_DATA_DIR": str(tmp_path / "data"),
+        "NEWS_FETCH_ALLOW_PRIVATE": "1",
+        "NEWS_HOST_RATE": "40",
+        "NEWS_HOST_BURST": "10",
+        "NEWS_BEAT_TICK": "1",
+        "NEWS_LEASE_TTL": "5",
+        "NEWS_VISIBILITY_TIMEOUT": "8",
+    }
+    flush_db(E2E_REDIS_URL)
+    procs = CeleryProcs(env, tmp_path)
+    yield env, procs
+    procs.stop_all()
+    flush_db(E2E_REDIS_URL)
+
+
+def stored(store_url: str) -> list:
+    store = open_store(store_url)
+    try:
+        return list(store.iter_articles())
+    finally:
+        store.close()
+
+
+def page_hits(server) -> dict[str, int]:
+    hits: dict[str, int] = {}
+    for req in list(server.requests):
+        if req.path.startswith("/news/"):
+            hits[req.path] = hits.get(req.path, 0) + 1
+    return hits
+
+
+def check_articles(articles, stories) -> None:
+    by_title = {a.title: a for a in articles}
+    assert len(articles) == len(stories) == len(by_title)
+    for story in stories:
+        article = by_title[story.title]
+        assert article.body == story.body
+        assert article.source == "The Test Times"
+        assert article.published_at is not None
+        assert article.published_at.startswith(story.published.date().isoformat())
+        assert "cookies" not in article.body and "Related" not in article.body
+
+
+def test_feeds_to_articles_once_then_conditional_get(pipeline_env, http_server, store_url):
+    env, procs = pipeline_env
+    stories = serve_site(http_server)
+    procs.start_worker()
+    procs.start_beat()
+    wait_until(lambda: len(stored(store_url)) >= len(stories), 90, "every story stored", procs)
+    check_articles(stored(store_url), stories)
+    assert set(page_hits(http_server).values()) == {1}
+
+    feed_polls = len(http_server.hits("/rss.xml")), len(http_server.hits("/atom.xml"))
+    for feed_id in ("test-rss", "test-atom"):
+        procs.send("news.poll_feed", feed_id, queue="feeds")
+    wait_until(
+        lambda: len(http_server.hits("/rss.xml")) > feed_polls[0]
+        and len(http_server.hits("/atom.xml")) > feed_polls[1],
+        30, "the second polls", procs,
+    )  # fmt: skip
+    for path in ("/rss.xml", "/atom.xml"):
+        again = http_server.hits(path)[-1]
+        assert again.headers.get("if-none-match"), path
+        assert again.headers.get("if-modified-since"), path
+    assert set(page_hits(http_server).values()) == {1}  # no page fetched again
+    assert len(stored(store_url)) == len(stories)
+
+    export = subprocess.run([sys.executable, "-m", "worker.cli", "export"], env=procs.env,
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert export.returncode == 0, export.stderr
+    lines = [json.loads(line) for line in export.stdout.splitlines()]
+    assert {rec["title"] for rec in lines} == {s.title for s in stories}
+
+
+def test_worker_killed_mid_run_loses_and_duplicates_nothing(pipeline_env, http_server, store_url):
+    env, procs = pipeline_env
+    stories = serve_site(http_server, page_delay=0.4)
+    procs.start_worker("first")
+    procs.start_beat()
+    wait_until(lambda: len(stored(store_url)) >= 4, 90, "a few stories stored", procs)
+    procs.kill("first")
+    assert len(stored(store_url)) < len(stories)
+    procs.start_worker("second")
+    wait_until(lambda: len(stored(store_url)) >= len(stories), 120, "every story stored", procs)
+    articles = stored(store_url)
+    check_articles(articles, stories)
+    store = open_store(store_url)
+    try:
+        assert all(store.stats(a.id)["revision"] == 1 for a in articles)
+    finally:
+        store.close()

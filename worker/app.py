@@ -1,0 +1,76 @@
+"""The Celery app: one `conf.update` from Settings, queues feeds / pages / store, the beat tick.
+
+`celery -A worker.app ...` imports this module; it reads the settings once and stops with one
+line naming the bad variable when a setting is wrong.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from celery import Celery
+from kombu import Queue
+
+from config.settings import Settings, SettingsError, load_settings
+
+QUEUES = ("feeds", "pages", "store")
+ROUTES = {
+    "news.poll_due_feeds": {"queue": "feeds"},
+    "news.poll_feed": {"queue": "feeds"},
+    "news.recrawl": {"queue": "feeds"},
+    "news.ingest_entry": {"queue": "pages"},
+    "news.store_article": {"queue": "store"},
+}
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+app = Celery("newsworker", include=["tasks.jobs"])
+
+
+def beat_schedule(settings: Settings) -> dict:
+    """One entry: the tick that claims due feeds; it expires before the next tick is sent."""
+    return {
+        "poll-due-feeds": {
+            "task": "news.poll_due_feeds",
+            "schedule": settings.beat_tick,
+            "options": {"expires": settings.beat_tick * 0.9},
+        }
+    }
+
+
+def configure(settings: Settings) -> Celery:
+    """Apply the settings to the app (all Celery configuration is here)."""
+    broker = settings.redis_url or DEFAULT_REDIS_URL
+    app.conf.update(
+        broker_url=broker,
+        result_backend=None,
+        task_ignore_result=True,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,  # every task is idempotent: a killed worker loses nothing
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="feeds",
+        task_routes=ROUTES,
+        task_send_sent_event=True,  # Flower sees tasks from the moment they are sent
+        worker_send_task_events=True,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        beat_schedule=beat_schedule(settings),
+        timezone="UTC",
+        enable_utc=True,
+    )
+    app.newsworker_settings = settings
+    return app
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        sys.exit(f"newsworker: {exc}")
+
+
+configure(_settings_or_exit())

