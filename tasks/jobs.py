@@ -164,3 +164,26 @@ def store_article(
     progress(r, run_id, label)
     log.info("article %s feed=%s url=%s id=%s", label, article.feed_id, article.url, article.id)
     return label
+
+
+@shared_task(name="news.recrawl", ignore_result=True)
+def recrawl(feed: str | None = None, url: str | None = None, since: str | None = None,
+            all: bool = False, run_id: str | None = None) -> dict:  # noqa: A002  # fmt: skip
+    """Re-crawl a feed (by name or id), one URL, the articles stored since a date, or all feeds."""
+    from config.feeds import feed_id_for
+    from tasks import recrawl as plan
+    from tasks.dedupe import canonical_url
+    from tasks.models import article_id
+
+    r = resources()
+    if feed or all:
+        ids = [feed_id_for(feed)] if feed else [f.id for f in r.registry.feeds() if f.enabled]
+        for feed_id in ids:
+            poll_feed.delay(feed_id, True, run_id)
+        return {"polls": len(ids)}
+    if url:
+        entries = [plan.entry_for_url(url, r.store.get(article_id(canonical_url(url))))]
+    else:
+        entries = [plan.entry_for_article(a) for a in r.store.iter_articles(since=since)]
+    enqueue_entries(r, entries, run_id)
+    return {"entries": len(entries)}

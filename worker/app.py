@@ -12,6 +12,7 @@ from celery import Celery
 from kombu import Queue
 
 from config.settings import Settings, SettingsError, load_settings
+from tasks.keys import Keys
 
 QUEUES = ("feeds", "pages", "store")
 ROUTES = {
@@ -63,6 +64,7 @@ def configure(settings: Settings) -> Celery:
         enable_utc=True,
     )
     app.newsworker_settings = settings
+    app.newsworker_keys = Keys(settings.redis_prefix)
     return app
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from config.feeds import FeedsFileError
 from config.settings import SettingsError
 from tasks.errors import IngestError
+from worker.connect import ConnectError
 
 # Each module has register(subparsers) adding its commands with set_defaults(func=...).
 COMMAND_MODULES = (
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (SettingsError, FeedsFileError, CliError, IngestError) as exc:
+    except (SettingsError, FeedsFileError, CliError, ConnectError, IngestError) as exc:
         print(f"newsworker: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

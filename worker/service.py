@@ -21,6 +21,7 @@ from pathlib import Path
 import redis
 
 from config.settings import Settings
+from worker.connect import embedded_url_file
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class Service:
         self.redis_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, start_new_session=True)
         url = f"redis://127.0.0.1:{port}/0"
         wait_for_redis(url, 10.0)
+        embedded_url_file(self.settings).write_text(url + "\n")  # for the CLI commands
         log.info("embedded Redis started at %s (data in %s)", url, data)
         return url
 
@@ -136,6 +138,8 @@ class Service:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+        if self.redis_proc:
+            embedded_url_file(self.settings).unlink(missing_ok=True)
 
 
 def run_service(settings: Settings) -> int:
