@@ -91,10 +91,10 @@ def cmd_retry_failed(args) -> int:
     app = celery_app(settings)
     key = app.newsworker_keys.failed
     sent = 0
-    while raw := client.lpop(key):
-        record = json.loads(raw)
-        entry = {**record["entry"], "recrawl": True}
+    for raw in client.lrange(key, 0, -1):  # removed only once sent: nothing lost on a crash
+        entry = {**json.loads(raw)["entry"], "recrawl": True}
         app.send_task("news.ingest_entry", args=[entry, None])
+        client.lpop(key)
         sent += 1
     print(
         f"newsworker: {sent} failed entr{'y' if sent == 1 else 'ies'} sent again", file=sys.stderr
