@@ -1,0 +1,60 @@
+"""docker-compose.yml: no Docker engine runs here, so check the file itself — every role is
+there, exactly one beat, Flower behind basic auth, and each command resolves to a real
+Celery sub-command of our app."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.celeryproc import ROOT
+
+pytestmark = pytest.mark.integration  # runs the commands' --help through Celery
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_every_role_is_a_service(compose):
+    services = compose["services"]
+    assert {"redis", "postgres", "feeds", "pages", "store", "beat", "flower"} <= set(services)
+    beats = [n for n, s in services.items() if "beat" in (s.get("command") or [])]
+    assert beats == ["beat"]
+    queues = {s["command"][s["command"].index("-Q") + 1] for s in services.values()
+              if "-Q" in (s.get("command") or [])}  # fmt: skip
+    assert queues == {"feeds", "pages", "store"}
+
+
+def test_one_image_and_news_settings_wired(compose):
+    ours = {n: s for n, s in compose["services"].items() if n not in ("redis", "postgres")}
+    assert {s["image"] for s in ours.values()} == {"newsworker:latest"}
+    for service in ours.values():
+        env = service["environment"]
+        assert env["NEWS_REDIS_URL"].startswith("redis://redis:")
+        assert env["NEWS_STORE_URL"].startswith("postgresql://")
+
+
+def test_flower_has_basic_auth(compose):
+    assert "FLOWER_BASIC_AUTH" in compose["services"]["flower"]["environment"]
+
+
+@pytest.mark.parametrize("service", ["feeds", "pages", "store", "beat", "flower"])
+def test_commands_resolve(compose, service):
+    command = compose["services"][service]["command"]
+    assert command[:3] == ["celery", "-A", "worker.app"]
+    sub = command[3]
+    out = subprocess.run([sys.executable, "-m", "celery", "-A", "worker.app", sub, "--help"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    known = out.stdout
+    if sub == "flower":  # Flower's options are tornado options, not listed by --help
+        from flower.options import options
+
+        known = " ".join(f"--{name}" for name in options._options)
+    for option in (a.split("=")[0] for a in command[4:] if a.startswith("--")):
+        assert option in known, f"{service}: {option} is not an option of celery {sub}"
