@@ -1,0 +1,112 @@
+"""`newsworker run` as a user starts it: embedded Redis, worker, beat and Flower in one
+foreground process; articles arrive; SIGTERM stops everything, nothing left running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tasks.store import open_store
+from tests.celeryproc import ROOT
+from tests.newssite import feeds_toml, serve_site
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def base_env(tmp_path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWS_")}
+    env.update({"PYTHONPATH": str(ROOT), "NEWS_DATA_DIR": str(tmp_path / "data"),
+                "NEWS_STORE_URL": f"sqlite:///{tmp_path}/data/articles.db"}, **extra)  # fmt: skip
+    return env
+
+
+def test_run_refuses_a_redis_that_does_not_answer(tmp_path):
+    env = base_env(tmp_path, NEWS_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    out = cli("run", env=env)
+    assert out.returncode == 2
+    assert "does not answer" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_run_refuses_a_bad_feeds_file(tmp_path):
+    bad = tmp_path / "feeds.toml"
+    bad.write_text('[[feeds]]\nname = "x"\nurl = "gopher://x"\n')
+    out = cli("run", env=base_env(tmp_path, NEWS_FEEDS_FILE=str(bad)))
+    assert out.returncode == 2
+    assert out.stderr.strip().endswith("'url' must be an http(s) URL, got 'gopher://x'")
+
+
+def wait_for(check, timeout: float, what: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        assert proc.poll() is None, f"newsworker run exited early ({proc.returncode})"
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def count_articles(store_url: str) -> int:
+    try:
+        store = open_store(store_url)
+    except Exception:  # not created yet
+        return 0
+    try:
+        return store.count()
+    finally:
+        store.close()
+
+
+def test_run_on_embedded_defaults_collects_articles_and_stops_cleanly(tmp_path, http_server):
+    stories = serve_site(http_server, rss_count=3, atom_count=2)
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(feeds_toml(http_server))
+    flower = free_port()
+    env = base_env(tmp_path, NEWS_FEEDS_FILE=str(feeds), NEWS_FETCH_ALLOW_PRIVATE="1",
+                   NEWS_FLOWER_PORT=str(flower), NEWS_HOST_RATE="50", NEWS_BEAT_TICK="1")  # fmt: skip
+    log = open(tmp_path / "run.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "worker.cli", "run"], env=env, cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        store_url = env["NEWS_STORE_URL"]
+        wait_for(lambda: count_articles(store_url) == len(stories), 90, "articles", proc)
+        wait_for(lambda: port_open(flower), 60, "Flower", proc)
+        with urllib.request.urlopen(f"http://127.0.0.1:{flower}/metrics", timeout=10) as resp:
+            assert b"flower_" in resp.read()
+        redis_url = (tmp_path / "data" / "embedded-redis.url").read_text().strip()
+        redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+        shown = cli("export", env=env)
+        assert shown.returncode == 0 and len(shown.stdout.splitlines()) == len(stories)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+        assert not port_open(flower) and not port_open(redis_port)
+        leftovers = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True)
+        assert leftovers.stdout.strip() == ""
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    assert "stopped" in (tmp_path / "run.log").read_text()
