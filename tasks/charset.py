@@ -1,0 +1,112 @@
+"""Bytes to text for HTML pages: which character encoding a page is in, and decoding it.
+
+Owned here: the order of evidence (byte-order mark, the HTTP header charset, a
+``<meta charset>`` in the first bytes, then statistical detection) and the guards against
+mojibake. Pure functions; no HTTP, no parsing beyond the charset prescan of the HTML standard.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+
+log = logging.getLogger(__name__)
+
+PRESCAN_BYTES = 4096  # the HTML standard's prescan window for <meta charset>
+DETECT_BYTES = 200_000  # bytes given to charset-normalizer (enough, and bounded in time)
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+         (codecs.BOM_UTF16_BE, "utf-16-be"))  # fmt: skip
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:\-]+)""", re.IGNORECASE
+)
+# Labels that browsers read as windows-1252 (WHATWG Encoding): a page labelled latin-1 uses
+# the C1 range for curly quotes and dashes.
+_WESTERN = {"iso-8859-1", "latin-1", "latin1", "ascii", "us-ascii", "iso8859-1", "cp1252",
+            "windows-1252", "l1"}  # fmt: skip
+
+
+def normalize_label(label: str | None) -> str | None:
+    """A Python codec name for an encoding label, or None when the label is unknown."""
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    if label in _WESTERN:
+        return "cp1252"
+    if label in ("utf8", "unicode-1-1-utf-8", "x-unicode20utf8"):
+        return "utf-8"
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def sniff_bom(body: bytes) -> str | None:
+    """The encoding a byte-order mark announces, if the body starts with one."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name
+    return None
+
+
+def sniff_meta(body: bytes) -> str | None:
+    """The encoding declared by a <meta charset> / http-equiv in the first bytes."""
+    match = _META_CHARSET.search(body[:PRESCAN_BYTES])
+    if not match:
+        return None
+    name = normalize_label(match.group(1).decode("ascii", "ignore"))
+    # A page can't really be UTF-16 if its ASCII prescan found the tag (HTML standard).
+    return "utf-8" if name and name.startswith("utf-16") else name
+
+
+def detect(body: bytes) -> str | None:
+    """The encoding charset-normalizer finds most likely, or None."""
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(body[:DETECT_BYTES]).best()
+    except Exception:  # noqa: BLE001 - detection is a best effort, never fatal
+        return None
+    return normalize_label(best.encoding) if best else None
+
+
+def _strict(body: bytes, encoding: str) -> str | None:
+    try:
+        return body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _declared(body: bytes, header_encoding: str | None) -> str | None:
+    """The encoding the page declares: header, then <meta>; UTF-8 wins over a Western label
+    when the bytes are valid UTF-8 with non-ASCII (the usual cause of mojibake)."""
+    declared = normalize_label(header_encoding) or sniff_meta(body)
+    if declared == "cp1252" and not body.isascii() and _strict(body, "utf-8") is not None:
+        return "utf-8"
+    return declared
+
+
+def decode_html(body: bytes, header_encoding: str | None = None) -> str:
+    """Decode an HTML page: BOM, HTTP header charset, <meta charset>, then detection.
+
+    A byte-order mark wins over the header, as in browsers (WHATWG "decode"). A declared
+    encoding the bytes do not fit falls through to detection; the last resort is UTF-8 with
+    replacement characters, so this never raises.
+    """
+    if not body:
+        return ""
+    bom = sniff_bom(body)
+    if bom:
+        return body.decode(bom, errors="replace").lstrip("\ufeff")
+    declared = _declared(body, header_encoding)
+    if declared:
+        text = _strict(body, declared)
+        if text is not None:
+            return text
+        log.debug("declared charset %s does not fit the bytes", declared)
+    text = _strict(body, "utf-8")
+    if text is not None:
+        return text
+    guessed = detect(body) or declared or "utf-8"
+    return body.decode(guessed, errors="replace")
