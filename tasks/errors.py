@@ -81,6 +81,12 @@ class WrongContentType(PermanentError):
     kind = "content_type"
 
 
+class TlsError(PermanentError):
+    """The TLS handshake or certificate check failed (verification is always on)."""
+
+    kind = "tls"
+
+
 class TooManyRedirects(PermanentError):
     kind = "redirects"
 

@@ -29,6 +29,11 @@ class Keys:
         return f"{self.prefix}:feed:{feed_id}:state"
 
     @property
+    def feeds_file(self) -> str:
+        """Hash: signature (path, mtime, size) of the feeds file last synced, and its error."""
+        return f"{self.prefix}:feeds-file"
+
+    @property
     def network(self) -> str:
         """Hash: recent connection failures by host, for the network-down detector."""
         return f"{self.prefix}:network"
@@ -55,6 +60,10 @@ class Keys:
 
     def robots(self, host: str) -> str:
         return f"{self.prefix}:robots:{host}"
+
+    def robots_lock(self, origin: str) -> str:
+        """String with a TTL: one worker is fetching this origin's robots.txt."""
+        return f"{self.prefix}:robots-lock:{origin}"
 
     # counters and operations
     def feed_stats(self, feed_id: str) -> str:

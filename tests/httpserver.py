@@ -80,7 +80,9 @@ class LocalServer:
             return [r for r in self.requests if r.path == path]
 
     def _serve(self, h: BaseHTTPRequestHandler) -> None:
-        req = Request(h.command, h.path, {k.lower(): v for k, v in h.headers.items()}, time.time(), h)
+        req = Request(
+            h.command, h.path, {k.lower(): v for k, v in h.headers.items()}, time.time(), h
+        )
         with self._lock:
             self.requests.append(req)
         route = self.routes.get(h.path) or self.routes.get(h.path.split("?", 1)[0])
@@ -105,3 +107,19 @@ class LocalServer:
     def __exit__(self, *exc) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def quiet(server: LocalServer) -> LocalServer:
+    """Stop the server printing tracebacks when a client hangs up on it (hostile tests do)."""
+    server._httpd.handle_error = lambda request, client_address: None
+    return server
+
+
+def serve_tls(server: LocalServer, certfile: str, keyfile: str) -> LocalServer:
+    """Make server speak HTTPS with the given certificate (call before entering it)."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certfile, keyfile)
+    server._httpd.socket = context.wrap_socket(server._httpd.socket, server_side=True)
+    return server

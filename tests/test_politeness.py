@@ -1,0 +1,200 @@
+"""Politeness: robots.txt parsing (pure), the Redis token bucket, pauses, and the robots cache."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tasks.http import HttpClient
+from tasks.politeness import Politeness, origin_of
+from tasks.robots import RobotsRules, agent_token, parse_robots
+from tests.hostile import closed_port, crawl_in_processes, hostile_settings
+from tests.httpserver import Reply
+
+ROBOTS = """
+# comment
+User-agent: *
+Disallow: /private
+Allow: /private/open
+Disallow: /*.pdf$
+Disallow:
+
+User-agent: NewsWorker/2.0
+User-agent: otherbot
+Disallow: /mine
+Allow: /mine/ok
+Crawl-delay: 3
+Sitemap: https://example.com/sitemap.xml
+"""
+
+
+def test_agent_token():
+    assert agent_token("newsworker/0.1 (+https://x.example)") == "newsworker"
+    assert agent_token("NewsWorker") == "newsworker"
+
+
+def test_star_group_longest_match_and_wildcards():
+    rules = parse_robots(ROBOTS, "somebot")
+    assert not rules.allows("/private") and not rules.allows("/private/x?y=1")
+    assert rules.allows("/private/open/page")
+    assert not rules.allows("/files/a.pdf") and rules.allows("/files/a.pdf?x=1")
+    assert rules.allows("/") and rules.allows("/public")
+    assert rules.crawl_delay is None
+
+
+def test_our_group_wins_over_star_and_keeps_crawl_delay():
+    rules = parse_robots(ROBOTS, "newsworker")
+    assert rules.allows("/private") and not rules.allows("/mine/x") and rules.allows("/mine/ok")
+    assert rules.crawl_delay == 3.0
+
+
+def test_allow_wins_a_tie_and_robots_txt_is_always_allowed():
+    rules = parse_robots("User-agent: *\nDisallow: /a\nAllow: /a\nDisallow: /\n", "x")
+    assert rules.allows("/a") and not rules.allows("/b") and rules.allows("/robots.txt")
+
+
+def test_no_group_and_garbage_allow_everything():
+    assert parse_robots("User-agent: otherbot\nDisallow: /\n", "newsworker").allows("/x")
+    assert parse_robots("\x00\xff<html>not robots</html>", "newsworker").allows("/x")
+
+
+def test_rules_round_trip_through_json():
+    rules = parse_robots(ROBOTS, "newsworker")
+    assert RobotsRules.from_json(rules.to_json()) == rules
+
+
+def test_origin_of():
+    assert origin_of("https://Example.COM/a?b") == "https://example.com"
+    assert origin_of("http://example.com:80/") == "http://example.com"
+    assert origin_of("http://example.com:8080/") == "http://example.com:8080"
+    assert origin_of("http://[::1]:81/") == "http://[::1]:81"
+
+
+@pytest.fixture
+def politeness(redis_client, keys):
+    def make(**overrides):
+        settings = hostile_settings(**overrides)
+        return Politeness(redis_client, keys, settings, HttpClient(settings))
+
+    return make
+
+
+@pytest.mark.integration
+def test_token_bucket_rate_and_burst(politeness):
+    p = politeness(host_rate=1.0, host_burst=2)
+    url = "http://a.example/x"
+    assert [p.wait_time(url, 1000.0) for _ in range(3)] == [0.0, 0.0, 1.0]
+    assert p.wait_time(url, 1000.5) == pytest.approx(0.5)
+    assert p.wait_time(url, 1001.0) == 0.0
+    assert p.wait_time(url, 1001.0) == pytest.approx(1.0)
+    assert p.wait_time("http://b.example/x", 1001.0) == 0.0  # another host, another bucket
+    assert p.wait_time(url, 990.0) > 0  # a lagging clock does not refill the bucket
+
+
+@pytest.mark.integration
+def test_per_host_rate_overrides(politeness):
+    p = politeness(host_rate=10.0, host_burst=1, host_rates=(("slow.example", 0.1),))
+    for url in ("http://slow.example/", "http://www.slow.example/"):
+        assert p.wait_time(url, 1000.0) == 0.0
+        assert p.wait_time(url, 1000.0) == pytest.approx(10.0)
+    assert p.wait_time("http://fast.example/", 1000.0) == 0.0
+    assert p.wait_time("http://fast.example/", 1000.0) == pytest.approx(0.1)
+
+
+@pytest.mark.integration
+def test_wait_time_is_one_redis_round_trip(politeness, redis_client, monkeypatch):
+    p = politeness()
+    p.wait_time("http://a.example/", 1000.0)  # loads the script
+    calls = []
+    original = redis_client.execute_command
+    monkeypatch.setattr(
+        redis_client, "execute_command", lambda *a, **k: calls.append(a[0]) or original(*a, **k)
+    )
+    p.wait_time("http://a.example/", 1000.0)
+    assert calls == ["EVALSHA"]
+
+
+@pytest.mark.integration
+def test_pause_holds_the_host_and_keeps_the_longer_pause(politeness, redis_client, keys):
+    p = politeness()
+    url = "http://busy.example/page"
+    p.pause(url, 30, 1000.0)
+    p.pause(url, 5, 1000.0)  # a shorter pause does not shorten the first
+    assert p.wait_time(url, 1010.0) == pytest.approx(20.0)
+    assert p.wait_time("http://other.example/", 1010.0) == 0.0
+    assert 0 < redis_client.ttl(keys.host_pause("busy.example")) <= 31
+    assert p.wait_time(url, 1030.5) == 0.0
+
+
+@pytest.mark.integration
+def test_robots_fetched_once_and_cached_in_redis(politeness, http_server, redis_client, keys):
+    http_server.route("/robots.txt", Reply(200, {"Content-Type": "text/plain"}, ROBOTS))
+    p, other_worker = politeness(), politeness()
+    assert not p.allowed(http_server.url("/mine/x"), 0.0)  # our group, not the * group
+    assert p.allowed(http_server.url("/private/x"), 0.0)
+    assert other_worker.allowed(http_server.url("/mine/ok"), 0.0)
+    assert not other_worker.allowed(http_server.url("/mine/x?page=2"), 0.0)
+    assert len(http_server.hits("/robots.txt")) == 1
+    ttl = redis_client.ttl(keys.robots(origin_of(http_server.url())))
+    assert 86_000 < ttl <= 86_400
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("status", "allowed"),
+    [(401, False), (403, False), (404, True), (410, True), (500, True), (503, True)],
+)
+def test_robots_status_rules_rfc9309(politeness, http_server, status, allowed):
+    http_server.route("/robots.txt", Reply(status, {"Content-Type": "text/plain"}, b"Disallow: /"))
+    assert politeness().allowed(http_server.url("/page"), 0.0) is allowed
+
+
+@pytest.mark.integration
+def test_unreachable_robots_allows_and_is_retried_sooner(politeness, redis_client, keys):
+    url = f"http://127.0.0.1:{closed_port()}/page"
+    assert politeness().allowed(url, 0.0)
+    assert 0 < redis_client.ttl(keys.robots(origin_of(url))) <= 600
+
+
+@pytest.mark.integration
+def test_crawl_delay_lowers_the_host_rate(politeness, http_server):
+    robots = "User-agent: newsworker\nCrawl-delay: 2\nDisallow: /x\n"
+    http_server.route("/robots.txt", Reply(200, {"Content-Type": "text/plain"}, robots))
+    p = politeness(host_rate=5.0, host_burst=3)
+    url = http_server.url("/page")
+    assert p.allowed(url, 0.0)
+    assert p.wait_time(url, 1000.0) == 0.0
+    assert p.wait_time(url, 1000.0) == pytest.approx(2.0)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_two_processes_share_the_host_rate(http_server, keys):
+    for i in range(30):
+        http_server.route(f"/p{i}", Reply(200, {"Content-Type": "text/html"}, b"<p>x</p>"))
+    exitcodes = crawl_in_processes(http_server, keys.prefix, [f"/p{i}" for i in range(30)], 2)
+    assert exitcodes == [0, 0]
+    times = sorted(r.at for r in http_server.requests)
+    assert len(times) == 30 and {r.headers["x-worker"] for r in http_server.requests} == {"0", "1"}
+    for i in range(len(times)):
+        for j in range(i + 1, len(times)):
+            # at most burst + rate * elapsed requests in any window; 100 ms for the time
+            # between taking a token and the request reaching the server (a new connection)
+            assert j - i + 1 <= 2 + 5.0 * (times[j] - times[i] + 0.1), (i, j)
+    assert times[-1] - times[0] >= (30 - 2) / 5.0 - 0.1
+
+
+@pytest.mark.integration
+def test_concurrent_workers_fetch_robots_once(politeness, http_server):
+    def slow_robots(req):
+        time.sleep(0.5)
+        return Reply(200, {"Content-Type": "text/plain"}, "User-agent: *\nDisallow: /x\n")
+
+    http_server.route("/robots.txt", slow_robots)
+    workers = [politeness() for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda p: p.allowed(http_server.url("/x/1"), 0.0), workers))
+    assert answers == [False] * 4
+    assert len(http_server.hits("/robots.txt")) == 1
