@@ -67,7 +67,9 @@ def feed_from_table(table: dict[str, Any], where: str) -> FeedSource:
         raise FeedsFileError(f"{where}: 'url' has no host: {url!r}")
     for key in ("min_interval", "max_interval"):
         value = table.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 10):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 10
+        ):
             raise FeedsFileError(f"{where}: {key!r} must be a whole number of seconds >= 10")
     lo, hi = table.get("min_interval"), table.get("max_interval")
     if lo is not None and hi is not None and lo > hi:
@@ -99,7 +101,9 @@ def parse_feeds(text: str, source: str = "feeds file") -> list[FeedSource]:
     for n, table in enumerate(tables, 1):
         feed = feed_from_table(table, f"{source}: feed #{n}")
         if feed.id in ids:
-            raise FeedsFileError(f"{source}: feed #{n} ({feed.name!r}) has the same id as {ids[feed.id]!r}")
+            raise FeedsFileError(
+                f"{source}: feed #{n} ({feed.name!r}) has the same id as {ids[feed.id]!r}"
+            )
         ids[feed.id] = feed.name
         feeds.append(feed)
     return feeds

@@ -12,9 +12,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 def article_id(canonical_url: str) -> str:
