@@ -1,5 +1,262 @@
-"""Sub-commands (placeholder until written)."""
+"""Feed commands: `newsworker feeds check|discover|import-opml|export-opml|list` and `status`.
+
+Each command takes the parsed arguments and returns an exit code; expected failures end as
+one line on stderr (`feeds check` never shows a traceback, whatever the input).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin
+
+from config.feeds import load_feeds
+from config.opml import new_feeds, parse_opml, to_opml, toml_tables
+from config.settings import load_settings
+from tasks.errors import IngestError
+from tasks.feedparse import parse_feed
+from tasks.keys import Keys
+from worker.cli import CliError
+
+COMMON_PATHS = ("/feed", "/rss", "/feed.xml", "/atom.xml", "/rss.xml", "/index.xml")
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
+              "application/json", "application/xml", "text/xml")  # fmt: skip
 
 
 def register(sub) -> None:
     """Add this module's commands to the `newsworker` parser."""
+    feeds = sub.add_parser("feeds", help="feed tools").add_subparsers(
+        dest="feeds_command", metavar="ACTION"
+    )
+    p = feeds.add_parser("check", help="parse a feed (URL or file), one JSON line per entry")
+    p.add_argument("source", metavar="URL_OR_FILE")
+    p.set_defaults(func=cmd_check)
+    p = feeds.add_parser("discover", help="find the feeds of a site")
+    p.add_argument("url")
+    p.set_defaults(func=cmd_discover)
+    p = feeds.add_parser("import-opml", help="append the feeds of an OPML file to the feeds file")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_import_opml)
+    feeds.add_parser("export-opml", help="the feeds file as OPML on stdout").set_defaults(
+        func=cmd_export_opml
+    )
+    feeds.add_parser("list", help="the feeds of the feeds file").set_defaults(func=cmd_list)
+    sub.add_parser("status", help="per-feed health").set_defaults(func=cmd_status)
+
+
+# --- check / discover ----------------------------------------------------------------------
+
+
+def cmd_check(args) -> int:
+    try:
+        body, url, headers = _read_source(args.source)
+        feed = parse_feed(body, url=url, headers=headers)
+    except (IngestError, CliError) as exc:
+        print(f"newsworker: not usable: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a checker must never end in a traceback
+        print(f"newsworker: not usable: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    for e in feed.entries:
+        print(json.dumps({"id": e.entry_id, "link": e.link, "title": e.title, "published": e.published},
+                         ensure_ascii=False))  # fmt: skip
+    warn = f"; warning: {feed.bozo}" if feed.bozo else ""
+    print(
+        f"ok: {len(feed.entries)} entries, {feed.format}, title {feed.title!r}{warn}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _read_source(source: str) -> tuple[bytes, str, dict[str, str]]:
+    if "://" not in source:
+        path = Path(source)
+        try:
+            return path.read_bytes(), path.resolve().as_uri(), {}
+        except OSError as exc:
+            raise CliError(f"cannot read {source}: {exc.strerror or exc}") from None
+    page = _http().get(source, kind="feed")
+    return page.body, page.url, page.headers
+
+
+def _http():
+    from tasks.http import HttpClient
+
+    return HttpClient(load_settings())
+
+
+class _Alternates(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        a = {k: (v or "") for k, v in attrs}
+        rel = a.get("rel", "").lower().split()
+        if (
+            tag == "link"
+            and "alternate" in rel
+            and a.get("type", "").lower() in FEED_TYPES
+            and a.get("href")
+        ):
+            self.found.append(a["href"])
+
+
+def cmd_discover(args) -> int:
+    http = _http()
+    try:  # kind "feed" accepts HTML too: the URL may be the site or already a feed
+        page = http.get(args.url, kind="feed")
+    except IngestError as exc:
+        raise CliError(f"cannot fetch {args.url}: {exc}") from None
+    found = [_try_feed(page)] if _is_feed(page) else []
+    if not found:
+        for url in candidates(page.body, page.url):
+            try:
+                found.append(_try_feed(http.get(url, kind="feed")))
+            except IngestError:
+                continue
+    for line in dict.fromkeys(found):
+        print(line)
+    print(f"{len(found)} feed(s) found", file=sys.stderr)
+    return 0 if found else 1
+
+
+def candidates(html: bytes, base: str) -> list[str]:
+    """Feed URLs a page announces (<link rel="alternate">), then the usual paths."""
+    parser = _Alternates()
+    parser.feed(html.decode("utf-8", "replace"))
+    urls = [urljoin(base, h) for h in parser.found] + [urljoin(base, p) for p in COMMON_PATHS]
+    return list(dict.fromkeys(urls))
+
+
+def _is_feed(page) -> bool:
+    try:
+        parse_feed(page.body, url=page.url, headers=page.headers)
+    except IngestError:
+        return False
+    return True
+
+
+def _try_feed(page) -> str:
+    """'url  format  title  N entries' of a feed; FeedError when it is not one."""
+    feed = parse_feed(page.body, url=page.url, headers=page.headers)
+    return f"{page.url}\t{feed.format}\t{feed.title or ''}\t{len(feed.entries)} entries"
+
+
+# --- the feeds file --------------------------------------------------------------------------
+
+
+def cmd_import_opml(args) -> int:
+    settings = load_settings()
+    try:
+        imported = parse_opml(Path(args.file).read_bytes())
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    path = Path(settings.feeds_file)
+    existing = load_feeds(path) if path.exists() else []
+    added = new_feeds(existing, imported)
+    if added:
+        text = path.read_text("utf-8") if path.exists() else ""
+        path.write_text(
+            text.rstrip("\n") + ("\n\n" if text.strip() else "") + toml_tables(added), "utf-8"
+        )
+        load_feeds(path)  # what we wrote must load
+    print(
+        f"{len(added)} feed(s) added to {path}, {len(imported) - len(added)} already there",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_export_opml(args) -> int:
+    sys.stdout.write(to_opml(load_feeds(load_settings().feeds_file)))
+    return 0
+
+
+def cmd_list(args) -> int:
+    for f in load_feeds(load_settings().feeds_file):
+        bounds = f"{f.min_interval or '-'}..{f.max_interval or '-'}"
+        state = "enabled" if f.enabled else "disabled"
+        print(f"{f.id}\t{state}\t{bounds}\t{','.join(f.tags)}\t{f.name}\t{f.url}")
+    return 0
+
+
+# --- status ----------------------------------------------------------------------------------
+
+
+def connect_redis(settings):
+    """The Redis of the settings, pinged; CliError (one line) when unset or unreachable."""
+    import redis
+
+    if not settings.redis_url:
+        raise CliError("NEWS_REDIS_URL is not set: this command needs the service's Redis")
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise CliError(f"cannot reach Redis at {settings.redis_url}: {exc}") from None
+    return client
+
+
+def queue_depths(settings, client) -> dict[str, int]:
+    """Hook for the lead: queue name -> waiting messages, shown under the feed table."""
+    return {}
+
+
+def cmd_status(args) -> int:
+    from tasks.registry import FeedRegistry
+
+    settings = load_settings()
+    client = connect_redis(settings)
+    registry = FeedRegistry(client, Keys(settings.redis_prefix), settings)
+    feeds = registry.feeds()
+    states = registry.states(f.id for f in feeds)
+    scheduled = registry.scheduled()
+    rows = [("NAME", "STATE", "LAST POLL", "LAST SUCCESS", "NEXT POLL", "INTERVAL", "SEEN",
+             "ERRORS SINCE", "LAST ERROR")]  # fmt: skip
+    for f in feeds:
+        rows.append(status_row(f, states[f.id], scheduled.get(f.id), time.time()))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    file_error = registry.synced_file().get("error")
+    if file_error:
+        print(
+            f"feeds file NOT loaded (the last good list is in force): {file_error}", file=sys.stderr
+        )
+    if registry.network_is_down():
+        print("NETWORK DOWN: feed errors are not being counted", file=sys.stderr)
+    for queue, depth in queue_depths(settings, client).items():
+        print(f"queue {queue}: {depth}")
+    return 0
+
+
+def status_row(feed, state, next_at: float | None, now: float) -> tuple[str, ...]:
+    if not feed.enabled:
+        label = "disabled"
+    elif state.error_count or state.last_status == "error":
+        label = f"failing x{state.error_count}"
+    elif state.moved_to and state.moved_from == feed.url:
+        label = f"moved -> {state.moved_to}"
+    else:
+        label = "ok" if state.last_poll else "new"
+    error = ""
+    if state.error_kind:
+        status = f" {state.error_status}" if state.error_status else ""
+        error = f"{state.error_kind}{status}: {state.error_message or ''}"
+    return (feed.name, label, _when(state.last_poll), _when(state.last_success), _when(next_at),
+            _span(state.interval), str(state.entries_seen), _when(state.error_since), error)  # fmt: skip
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def _span(seconds: float | None) -> str:
+    if not seconds:
+        return "-"
+    return f"{seconds / 3600:.1f}h" if seconds >= 3600 else f"{seconds / 60:.0f}m"

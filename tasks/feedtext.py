@@ -1,0 +1,128 @@
+"""Small pure helpers of feed parsing: the RawEntry carrier, HTML to plain text, dates to
+ISO 8601 with their offset, relative links made absolute. No I/O.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from html import unescape
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """An entry as a feed format gives it, before identity is assigned (tasks.feedkeys)."""
+
+    entry_id: str | None = None
+    link: str | None = None
+    title: str | None = None
+    published: str | None = None
+    updated: str | None = None
+    summary: str | None = None
+    content: str | None = None
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    language: str | None = None
+    image_url: str | None = None
+
+
+_SKIP = {"script", "style", "template", "noscript"}
+_BLOCK = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
+          "blockquote", "section", "article", "figure", "figcaption", "pre", "table"}  # fmt: skip
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_LINES = re.compile(r"\s*\n\s*")
+
+
+class _TextParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag in _SKIP:
+            self.skipping += 1
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag) -> None:
+        if tag in _SKIP:
+            self.skipping = max(self.skipping - 1, 0)
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str | None) -> str:
+    """Plain text of an HTML fragment: tags dropped, entities decoded, whitespace folded."""
+    if not html:
+        return ""
+    if "<" not in html:
+        return _fold(unescape(html))
+    parser = _TextParser()
+    parser.feed(html)
+    parser.close()
+    return _fold("".join(parser.parts))
+
+
+def _fold(text: str) -> str:
+    return _LINES.sub("\n", _SPACES.sub(" ", text)).strip()
+
+
+def iso_date(raw: str | None, parsed=None) -> str | None:
+    """A feed date as ISO 8601 with its own offset; feedparser's UTC tuple as the fallback."""
+    when = _parse_date(raw) if raw else None
+    if when is None and parsed:
+        when = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    return when.isoformat() if when else None
+
+
+def _parse_date(raw: str) -> datetime | None:
+    raw = raw.strip()
+    for parse in (parsedate_to_datetime, _fromiso):
+        try:
+            when = parse(raw)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            continue
+        if when is not None:
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return None
+
+
+def _fromiso(raw: str) -> datetime:
+    return datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+
+
+def timestamp(iso: str | None) -> float | None:
+    """Unix seconds of an ISO 8601 date from iso_date, or None."""
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return None
+
+
+def absolute(link: str | None, base: str) -> str | None:
+    """A link resolved against the feed's URL; only http(s) results are kept."""
+    if not link or not link.strip():
+        return None
+    url = urljoin(base, link.strip())
+    return url if urlsplit(url).scheme in ("http", "https") else None
+
+
+def header_charset(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type value, or None."""
+    for param in (content_type or "").split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip("\"'") or None
+    return None
