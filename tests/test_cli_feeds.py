@@ -26,6 +26,7 @@ def env(monkeypatch, tmp_path):
     monkeypatch.setenv("NEWS_FETCH_RETRIES", "0")
     monkeypatch.setenv("NEWS_FEEDS_FILE", str(tmp_path / "feeds.toml"))
     monkeypatch.delenv("NEWS_REDIS_URL", raising=False)
+    monkeypatch.setenv("NEWS_DATA_DIR", str(tmp_path / "data"))
     return tmp_path / "feeds.toml"
 
 
@@ -97,7 +98,7 @@ def test_import_and_export_opml(env, capsys, tmp_path):
 
 def test_status_needs_redis(env, capsys):
     assert main(["status"]) == 2
-    assert "NEWS_REDIS_URL is not set" in capsys.readouterr().err
+    assert "NEWS_REDIS_URL is unset" in capsys.readouterr().err
 
 
 def test_status_table(env, capsys, monkeypatch, redis_client, keys):
@@ -113,3 +114,4 @@ def test_status_table(env, capsys, monkeypatch, redis_client, keys):
     assert lines[0].split()[:2] == ["NAME", "STATE"]
     assert "failing x2" in lines[1] and "not_found 404: HTTP 404" in lines[1]
     assert "disabled" in lines[2]
+    assert any(line.startswith("queue pages: ") for line in lines)

@@ -21,6 +21,7 @@ from tasks.errors import IngestError
 from tasks.feedparse import parse_feed
 from tasks.keys import Keys
 from worker.cli import CliError
+from worker.connect import connect_redis
 
 COMMON_PATHS = ("/feed", "/rss", "/feed.xml", "/atom.xml", "/rss.xml", "/index.xml")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
@@ -188,23 +189,14 @@ def cmd_list(args) -> int:
 # --- status ----------------------------------------------------------------------------------
 
 
-def connect_redis(settings):
-    """The Redis of the settings, pinged; CliError (one line) when unset or unreachable."""
-    import redis
-
-    if not settings.redis_url:
-        raise CliError("NEWS_REDIS_URL is not set: this command needs the service's Redis")
-    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        raise CliError(f"cannot reach Redis at {settings.redis_url}: {exc}") from None
-    return client
-
-
 def queue_depths(settings, client) -> dict[str, int]:
-    """Hook for the lead: queue name -> waiting messages, shown under the feed table."""
-    return {}
+    """Queue name -> messages waiting in the broker (kombu keeps a Redis list per queue)."""
+    from worker.app import QUEUES
+
+    pipe = client.pipeline(transaction=False)
+    for queue in QUEUES:
+        pipe.llen(queue)
+    return dict(zip(QUEUES, pipe.execute(), strict=True))
 
 
 def cmd_status(args) -> int:
