@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 CLAIM_LEASE = 900  # seconds a claimed feed stays off the schedule while its poll runs
 NEW_FEED_SPREAD = 30.0  # seconds: new feeds are due now + 0..this, so a big import spreads
+SPREAD_PER_FEED = 0.05  # seconds of spread per feed synced: a handful of feeds start at once
 
 # KEYS[1] schedule; ARGV: now, limit, lease-until. Returns the claimed ids, earliest first.
 CLAIM_SCRIPT = """
@@ -60,8 +61,9 @@ class FeedRegistry:
         stored = {_text(k): _text(v) for k, v in self.redis.hgetall(self.keys.feeds).items()}
         counts = dict.fromkeys(("added", "changed", "removed", "disabled", "unchanged"), 0)
         pipe = self.redis.pipeline(transaction=True)
+        spread = min(NEW_FEED_SPREAD, SPREAD_PER_FEED * len(feeds))
         for feed in feeds:
-            counts[self._sync_one(pipe, feed, stored.get(feed.id), now)] += 1
+            counts[self._sync_one(pipe, feed, stored.get(feed.id), now, spread)] += 1
         gone = set(stored) - {f.id for f in feeds}
         if gone:
             pipe.hdel(self.keys.feeds, *gone)
@@ -70,7 +72,8 @@ class FeedRegistry:
         pipe.execute()
         return counts
 
-    def _sync_one(self, pipe, feed: FeedSource, old_json: str | None, now: float) -> str:
+    def _sync_one(self, pipe, feed: FeedSource, old_json: str | None, now: float,
+                  spread: float) -> str:  # fmt: skip
         new_json = feed.to_json()
         if new_json != old_json:
             pipe.hset(self.keys.feeds, feed.id, new_json)
@@ -78,7 +81,7 @@ class FeedRegistry:
             pipe.zrem(self.keys.schedule, feed.id)
             return "disabled"
         old = FeedSource.from_json(old_json) if old_json else None
-        due = now + self.rng.uniform(0, NEW_FEED_SPREAD)
+        due = now + self.rng.uniform(0, spread)
         if old is None or not old.enabled:
             pipe.zadd(self.keys.schedule, {feed.id: due}, nx=True)
             return "added"
