@@ -255,10 +255,13 @@ class DuplicateIndex:
         value = self._fingerprint(article)
         band_keys = self._band_keys(value) if value is not None else []
         pipe = self.redis.pipeline(transaction=False)
+        # Claim the body for this id (SET NX) and read the winner: of two copies arriving at
+        # the same moment exactly one is new, the other its duplicate.
+        pipe.set(self._content_key(article), article.id, nx=True, ex=self.ttl)
         pipe.get(self._content_key(article))
         for key in band_keys:
             pipe.hgetall(key)
-        same, *band_maps = pipe.execute()
+        _, same, *band_maps = pipe.execute()
         if same and same.decode() != article.id:
             return same.decode()
         if value is None:

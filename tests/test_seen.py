@@ -185,3 +185,12 @@ def test_wider_threshold_uses_more_bands(redis_client, keys):
     edited = WIRE.replace("stubborn", "persistent").replace("four basis", "five basis")
     assert index.find(article(edited, "https://paper.example/x"), now) == original.id
     assert index.find(article(SAME_TEMPLATE_OTHER, "https://wire.example/cut"), now) is None
+
+
+def test_two_copies_at_the_same_moment_one_is_new(redis_client, keys):
+    index = DuplicateIndex(redis_client, keys, ttl=3600)
+    first = article(WIRE, "https://a.example.com/story")
+    second = article(WIRE, "https://b.example.com/story")
+    assert index.find(first, time.time()) is None  # neither is remembered (stored) yet
+    assert index.find(second, time.time()) == first.id
+    assert index.find(first, time.time()) is None  # its own claim is not a duplicate
