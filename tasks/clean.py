@@ -16,7 +16,6 @@ from tasks import clean_dates, clean_meta
 from tasks.charset import decode_html
 from tasks.clean_body import extract_body
 from tasks.clean_dom import PageIndex, parse, walk
-from tasks.dedupe import canonical_url as normalize_url
 from tasks.dedupe import content_hash
 from tasks.errors import NoContentError
 from tasks.models import Article, FeedEntry, article_id
@@ -28,13 +27,6 @@ MIN_BODY_CHARS = 1  # a body shorter than this is "no content"
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _canonical(raw: str, extra_tracking: tuple[str, ...]) -> str:
-    try:
-        return normalize_url(raw, extra_tracking)
-    except ValueError:
-        return raw.strip()
 
 
 def clean_html(html: str | bytes, url: str, entry: FeedEntry | None = None, *,
@@ -74,7 +66,7 @@ def build_article(index: PageIndex, body: str, url: str, entry: FeedEntry | None
     meta = meta or clean_meta.read_meta(index)
     host = clean_meta.hostname(url)
     source = clean_meta.source_of(meta, entry, host)
-    canonical = _canonical(clean_meta.canonical_source(index, meta, url), extra_tracking)
+    canonical = clean_meta.canonical_source(index, meta, url, extra_tracking)
     return Article(
         id=article_id(canonical),
         url=url,

@@ -14,6 +14,7 @@ from urllib.parse import urljoin, urlsplit
 
 from tasks.clean_dom import PageIndex
 from tasks.clean_jsonld import find_article, index_ids, names, parse_blocks, resolve, text_value
+from tasks.dedupe import canonical_url, choose_canonical, registrable_domain
 from tasks.models import FeedEntry
 
 _TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ", " « ", " » ", " / ")
@@ -26,7 +27,6 @@ _ROLE = re.compile(
 )
 _AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&|\bund\b|\be\b|\by\b|\bet\b)\s*", re.IGNORECASE)
 _LANG = re.compile(r"^[a-zA-Z]{2,3}(?=$|[-_])")
-_SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go", "gob"})
 
 
 @dataclass
@@ -90,7 +90,7 @@ def strip_site(title: str, site: str | None, host: str) -> str:
 def _looks_like_site(part: str, host: str) -> bool:
     """Whether a title part names the site: "BBC News" on bbc.co.uk, "Example" on example.com."""
     squashed = re.sub(r"[^a-z0-9]", "", part.lower())
-    label = registrable(host).split(".")[0] if host else ""
+    label = registrable_domain(host).split(".")[0] if host else ""
     if len(squashed) < 3 or len(part.split()) > 4:
         return False
     return squashed in host.replace(".", "").replace("-", "") or (
@@ -209,25 +209,23 @@ def absolute(raw: str | None, base: str) -> str | None:
     return full if full.startswith(("http://", "https://")) else None
 
 
-def registrable(host: str) -> str:
-    """The registrable part of a host name (example.co.uk, example.com), approximately."""
-    labels = host.lower().rstrip(".").split(".")
-    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL else 2
-    return ".".join(labels[-keep:])
-
-
-def canonical_source(index: PageIndex, meta: Meta, url: str) -> str:
-    """The page's canonical URL (rel=canonical, og:url, JSON-LD mainEntityOfPage) when it is
-    on the fetched URL's registrable host, else the fetched URL."""
+def canonical_source(index: PageIndex, meta: Meta, url: str,
+                     extra_tracking: tuple[str, ...] = ()) -> str:  # fmt: skip
+    """The page's canonical URL: the first of rel=canonical, og:url and JSON-LD
+    mainEntityOfPage that tasks.dedupe.choose_canonical accepts (same site, not the home
+    page), else the fetched URL; normalized either way."""
     main = resolve(meta.ld.get("mainEntityOfPage"), meta.ids)
     candidates = [href for rel, href in index.links if "canonical" in rel.split()]
     candidates += [meta.meta("og:url"), text_value(main)]
-    home = registrable(hostname(url))
-    for raw in candidates:
-        full = absolute(raw, url)
-        if full and home and registrable(hostname(full)) == home and _not_home(full):
-            return full
-    return url
+    try:
+        fetched = canonical_url(url, extra_tracking)
+        for raw in filter(None, candidates):
+            chosen = choose_canonical(url, raw, extra_tracking)
+            if chosen != fetched:
+                return chosen
+    except ValueError:  # a URL that does not parse (a bad IPv6 literal, ...)
+        return url.strip()
+    return fetched
 
 
 def hostname(url: str) -> str:
@@ -236,11 +234,3 @@ def hostname(url: str) -> str:
         return (urlsplit(url).hostname or "").lower()
     except ValueError:
         return ""
-
-
-def _not_home(url: str) -> bool:
-    """A canonical pointing at the home page is a template mistake, not the story."""
-    try:
-        return urlsplit(url).path not in ("", "/")
-    except ValueError:
-        return False
