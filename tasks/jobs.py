@@ -18,6 +18,7 @@ from tasks import ingest as ingest_stage
 from tasks import poll
 from tasks.errors import HostBusy, IngestError
 from tasks.models import Article, FeedEntry, Outcome
+from tasks.progress import RecrawlProgress
 from worker.resources import Resources, resources
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,14 @@ def count(r: Resources, feed_id: str | None, outcome: str) -> None:
         r.redis.hincrby(r.keys.feed_stats(feed_id), outcome, 1)
 
 
-def progress(r: Resources, run_id: str | None, outcome: str) -> None:
-    if run_id:
-        from tasks.progress import RecrawlProgress
+def run_progress(r: Resources, run_id: str | None) -> RecrawlProgress | None:
+    """The counters of the re-crawl run a task belongs to (None outside a re-crawl)."""
+    return RecrawlProgress(r.redis, r.keys, run_id) if run_id else None
 
-        RecrawlProgress(r.redis, r.keys, run_id).add(outcome)
+
+def progress(r: Resources, run_id: str | None, outcome: str) -> None:
+    if run := run_progress(r, run_id):
+        run.add(outcome)
 
 
 @shared_task(name="news.poll_due_feeds", ignore_result=True)
@@ -61,18 +65,22 @@ def poll_feed(feed_id: str, recrawl: bool = False, run_id: str | None = None) ->
     feed = r.registry.feed(feed_id)
     if feed is None:
         log.warning("poll of an unknown feed skipped feed=%s", feed_id)
+        if run := run_progress(r, run_id):
+            run.poll_done()
         return {"feed": feed_id, "status": "unknown"}
-    result = poll.poll_feed(feed, http=r.http, registry=r.registry, seen=r.seen,
-                            settings=r.settings, now=time.time(), recrawl=recrawl,
-                            emit=lambda entries: enqueue_entries(r, entries, run_id))  # fmt: skip
+    try:
+        result = poll.poll_feed(feed, http=r.http, registry=r.registry, seen=r.seen,
+                                settings=r.settings, now=time.time(), recrawl=recrawl,
+                                emit=lambda entries: enqueue_entries(r, entries, run_id))  # fmt: skip
+    finally:
+        if run := run_progress(r, run_id):
+            run.poll_done()
     return {"feed": feed_id, "status": result.status, "new": len(result.entries)}
 
 
 def enqueue_entries(r: Resources, entries: list[FeedEntry], run_id: str | None) -> None:
-    if run_id:
-        from tasks.progress import RecrawlProgress
-
-        RecrawlProgress(r.redis, r.keys, run_id).grow(len(entries))
+    if run := run_progress(r, run_id):
+        run.grow(len(entries))
     for entry in entries:
         ingest_entry.delay(entry.to_dict(), run_id)
 
@@ -176,8 +184,11 @@ def recrawl(feed: str | None = None, url: str | None = None, since: str | None =
     from tasks.models import article_id
 
     r = resources()
+    run = run_progress(r, run_id)
     if feed or all:
         ids = [feed_id_for(feed)] if feed else [f.id for f in r.registry.feeds() if f.enabled]
+        if run:
+            run.poll_done(more=len(ids))  # planning done: the polls are what remain
         for feed_id in ids:
             poll_feed.delay(feed_id, True, run_id)
         return {"polls": len(ids)}
@@ -186,4 +197,6 @@ def recrawl(feed: str | None = None, url: str | None = None, since: str | None =
     else:
         entries = [plan.entry_for_article(a) for a in r.store.iter_articles(since=since)]
     enqueue_entries(r, entries, run_id)
+    if run:
+        run.poll_done()
     return {"entries": len(entries)}

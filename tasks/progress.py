@@ -10,7 +10,7 @@ from __future__ import annotations
 from tasks.keys import Keys
 
 PROGRESS_TTL = 7 * 86_400  # seconds a run's counters are kept after its last change
-COUNTERS = ("total", "done", "changed", "unchanged", "failed")
+COUNTERS = ("total", "done", "changed", "unchanged", "failed", "polls")  # polls: still to run
 # How a pipeline outcome (tasks.models.Outcome values) counts; any other label only counts as done.
 CHANGED = frozenset({"stored", "revised", "duplicate"})
 UNCHANGED = frozenset({"unchanged", "seen", "dropped_duplicate"})
@@ -31,11 +31,13 @@ class RecrawlProgress:
     def __init__(self, redis, keys: Keys, run_id: str) -> None:
         self.redis, self.key, self.run_id = redis, keys.recrawl(run_id), run_id
 
-    def start(self, total: int) -> None:
-        """Reset the counters; ``total`` entries are expected (``grow`` adds more later)."""
+    def start(self, total: int, polls: int = 0) -> None:
+        """Reset the counters; ``total`` entries and ``polls`` feed polls are expected (each
+        poll's entries are added by ``grow``, and the poll is counted off by ``poll_done``)."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(self.key)
-        pipe.hset(self.key, mapping={name: 0 for name in COUNTERS} | {"total": int(total)})
+        first = {"total": int(total), "polls": int(polls)}
+        pipe.hset(self.key, mapping={name: 0 for name in COUNTERS} | first)
         pipe.expire(self.key, PROGRESS_TTL)
         pipe.execute()
 
@@ -45,6 +47,11 @@ class RecrawlProgress:
         pipe.hincrby(self.key, "total", int(count))
         pipe.expire(self.key, PROGRESS_TTL)
         pipe.execute()
+
+    def poll_done(self, more: int = 0) -> None:
+        """A planning step or feed poll of the run has finished (its entries were added by
+        ``grow``), having queued ``more`` feed polls."""
+        self.redis.hincrby(self.key, "polls", int(more) - 1)
 
     def add(self, outcome: str) -> None:
         """One entry finished with ``outcome``; one round trip."""

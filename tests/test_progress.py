@@ -15,7 +15,7 @@ def test_counters_follow_outcomes(redis_client, keys):
     for outcome in ("stored", "revised", "unchanged", "failed", "duplicate"):
         progress.add(outcome)
     assert progress.snapshot() == {"total": 5, "done": 5, "changed": 3, "unchanged": 1,
-                                   "failed": 1, "remaining": 0}  # fmt: skip
+                                   "failed": 1, "remaining": 0, "polls": 0}  # fmt: skip
     assert 0 < redis_client.ttl(keys.recrawl("run-1")) <= 7 * 86_400
 
 
@@ -37,14 +37,14 @@ def test_start_resets_and_add_is_one_round_trip(redis_client, keys, monkeypatch)
     assert len(sent) == 1
     monkeypatch.undo()
     assert progress.snapshot() == {"total": 4, "done": 1, "changed": 0, "unchanged": 1,
-                                   "failed": 0, "remaining": 3}  # fmt: skip
+                                   "failed": 0, "remaining": 3, "polls": 0}  # fmt: skip
 
 
 @pytest.mark.integration
 def test_unknown_run_is_all_zero(redis_client, keys):
     snap = RecrawlProgress(redis_client, keys, "nope").snapshot()
     assert snap == dict.fromkeys(
-        ("total", "done", "changed", "unchanged", "failed", "remaining"), 0
+        ("total", "done", "changed", "unchanged", "failed", "remaining", "polls"), 0
     )
 
 
@@ -68,3 +68,15 @@ def test_render_summary_without_terminal():
 def test_render_empty_run():
     line = render_progress({"total": 0, "done": 0}, width=10)
     assert line.startswith("[" + "\u2591" * 10 + "]") and "0/0" in line
+
+
+def test_polls_count_off_as_they_finish(redis_client, keys):
+    run = RecrawlProgress(redis_client, keys, "polls")
+    run.start(0, polls=1)
+    run.poll_done(more=2)  # planning queued two feed polls
+    assert run.snapshot()["polls"] == 2
+    run.grow(3)
+    run.poll_done()
+    run.poll_done()
+    snap = run.snapshot()
+    assert (snap["polls"], snap["total"], snap["remaining"]) == (0, 3, 3)

@@ -7,7 +7,9 @@ import sys
 import time
 import uuid
 
+from config.feeds import feed_id_for, load_feeds
 from config.settings import load_settings
+from worker.cli import CliError
 from worker.connect import celery_app, connect_redis
 
 
@@ -31,8 +33,6 @@ def register(sub) -> None:
 
 
 def enabled_feed_ids(settings, names: list[str]) -> list[str]:
-    from config.feeds import feed_id_for, load_feeds
-
     if names:
         return [feed_id_for(n) for n in names]
     return [f.id for f in load_feeds(settings.feeds_file) if f.enabled]
@@ -44,11 +44,11 @@ def cmd_recrawl(args) -> int:
     settings = load_settings()
     client = connect_redis(settings)
     app = celery_app(settings)
+    if args.feed and feed_id_for(args.feed) not in enabled_feed_ids(settings, []):
+        raise CliError(f"no enabled feed named {args.feed!r} in {settings.feeds_file}")
     run_id = uuid.uuid4().hex[:12]
     progress = RecrawlProgress(client, app.newsworker_keys, run_id)
-    polls = len(enabled_feed_ids(settings, [args.feed] if args.feed else [])) if (
-        args.feed or args.all) else 0  # fmt: skip
-    progress.start(0, polls=polls)
+    progress.start(0, polls=1)  # the news.recrawl task's planning step counts itself off
     app.send_task("news.recrawl", kwargs={"feed": args.feed, "url": args.url, "since": args.since,
                                           "all": args.all, "run_id": run_id})  # fmt: skip
     print(f"newsworker: re-crawl {run_id} started", file=sys.stderr)
@@ -64,7 +64,7 @@ def watch(progress, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     while True:
         snap = progress.snapshot()
-        finished = snap.get("polls", 0) <= 0 and snap["remaining"] <= 0 and snap["total"] > 0
+        finished = snap["polls"] <= 0 and snap["remaining"] <= 0
         if tty:
             print("\r" + render_progress(snap, tty=True), end="", file=sys.stderr, flush=True)
         if finished or time.monotonic() > deadline:
