@@ -15,7 +15,9 @@ from tests.httpserver import LocalServer
 # Tests use their own database number on the machine's Redis, and a unique key prefix per
 # test so that concurrent runs never touch each other's keys.
 TEST_REDIS_URL = os.environ.get("NEWS_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
-TEST_POSTGRES_URL = os.environ.get("NEWS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_POSTGRES_URL = os.environ.get(
+    "NEWS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def _drop_prefix(client: redis.Redis, prefix: str) -> None:
