@@ -259,8 +259,6 @@ def _check_consistency(s: Settings) -> None:
             f"NEWS_POLL_MIN_INTERVAL ({s.poll_min_interval}) is above "
             f"NEWS_POLL_MAX_INTERVAL ({s.poll_max_interval})"
         )
-    if s.fetch_connect_timeout > s.fetch_deadline:
-        raise SettingsError("NEWS_FETCH_CONNECT_TIMEOUT is longer than NEWS_FETCH_DEADLINE")
 
 
 def describe() -> list[tuple[str, str, str]]:

@@ -62,6 +62,9 @@ def configure(settings: Settings) -> Celery:
         task_acks_late=True,  # every task is idempotent: a killed worker loses nothing
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # a task may fetch robots.txt and a page, each cut at the fetch deadline
+        task_soft_time_limit=3 * settings.fetch_deadline + 60,
+        task_time_limit=3 * settings.fetch_deadline + 120,
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="feeds",
         task_routes=ROUTES,
