@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime
 
 from tasks import clean_dates, clean_meta
-from tasks.charset import decode_html
+from tasks.charset import decode_html, looks_binary
 from tasks.clean_body import extract_body
 from tasks.clean_dom import PageIndex, parse, walk
 from tasks.dedupe import content_hash
@@ -49,6 +49,8 @@ def clean_html(html: str | bytes, url: str, entry: FeedEntry | None = None, *,
 
 def _clean(html, url, entry, encoding, fetched_at, extra_tracking) -> Article:
     text = decode_html(html, encoding) if isinstance(html, (bytes, bytearray)) else html
+    if looks_binary(text or ""):
+        raise NoContentError("not a text page: binary content", url=url)
     index = walk(parse(text or ""))
     meta = clean_meta.read_meta(index)
     host = clean_meta.hostname(url)

@@ -173,6 +173,10 @@ def install(server: LocalServer, *, chain: int = 30) -> list[Case]:
         "/feed": Reply(200, {"Content-Type": "application/rss+xml"}, feed_body()),
         "/robots.txt": Reply(200, {"Content-Type": "text/plain"}, ROBOTS),
         "/private/page": Reply(200, html, b"<p>secret</p>"),
+        "/nested": Reply(200, html, b"<div>" * 50_000 + b"deep text" + b"</div>" * 50_000),
+        "/text-node": Reply(200, html, b"<html><body><p>" + b"word " * 1_900_000 + b"</p>"),
+        "/laughs": Reply(200, {"Content-Type": "application/rss+xml"}, BILLION_LAUGHS),
+        "/xxe": Reply(200, {"Content-Type": "application/rss+xml"}, XXE),
     }
     for i in range(chain):
         routes[f"/chain/{i}"] = redirect(f"/chain/{i + 1}", 301)
@@ -205,7 +209,25 @@ CASES = [
     Case("binary garbage as HTML", "/garbage", "ok"),
     Case("feed of 50,000 items", "/feed", "ok", kind="feed"),
     Case("robots.txt disallows path", "/private/page", "disallowed"),
+    Case("50,000 nested <div>s", "/nested", "ok"),
+    Case("9.5 MB single text node", "/text-node", "ok"),
+    Case("billion-laughs feed", "/laughs", "ok", kind="feed"),
+    Case("XXE feed", "/xxe", "ok", kind="feed"),
 ]
+
+LAUGH_LEVELS = "abcdefghij"  # each entity is ten of the one before: 10^9 "lol"s in &j;
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "lol">'
+    + "".join(
+        f'<!ENTITY {b} "{f"&{a};" * 10}">'
+        for a, b in zip(LAUGH_LEVELS, LAUGH_LEVELS[1:], strict=False)
+    )
+    + ']><rss version="2.0"><channel><title>&j;</title><item><title>x</title></item></channel></rss>'
+).encode()
+XXE = (
+    b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    b'<rss version="2.0"><channel><title>t</title><item><title>&x;</title></item></channel></rss>'
+)
 
 
 def hostile_settings(**overrides):

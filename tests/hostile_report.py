@@ -46,12 +46,30 @@ def child(url: str, index: int) -> None:
     politeness = Politeness(r, Keys(prefix), settings, client)
     started = time.monotonic()
     outcome, result = run_case(client, case, url, politeness)
+    stage = next_stage(case, result) if outcome == "ok" and hasattr(result, "body") else "-"
     seconds = time.monotonic() - started
     for key in r.scan_iter(f"{prefix}:*"):
         r.delete(key)
     detail = _detail(result)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"outcome": outcome, "seconds": seconds, "rss_mb": rss, "detail": detail}))
+    print(json.dumps({"outcome": outcome, "stage": stage, "seconds": seconds, "rss_mb": rss,
+                      "detail": detail}))  # fmt: skip
+
+
+def next_stage(case, page) -> str:
+    """What the worker makes of a fetched body: the cleaner for pages, the parser for feeds."""
+    from tasks.clean import clean_html
+    from tasks.errors import IngestError
+    from tasks.feedparse import parse_feed
+
+    try:
+        if case.kind == "feed":
+            parsed = parse_feed(page.body, url=page.url, headers=page.headers)
+            return f"{len(parsed.entries)} entries"
+        article = clean_html(page.body, page.url, encoding=page.encoding)
+        return f"article, {article.word_count} words"
+    except IngestError as exc:
+        return exc.kind
 
 
 def _detail(result) -> str:
@@ -66,11 +84,12 @@ def main() -> int:
     with quiet(LocalServer()) as server:
         install(server)
         rows = [_run(server, i) for i in range(len(CASES))]
-    print(f"{'case':34} {'expected':15} {'outcome':15} {'seconds':>7} {'peak RSS MB':>11}  detail")
+    print(f"{'case':30} {'expected':14} {'fetch':14} {'then (clean / parse)':24} "
+          f"{'seconds':>7} {'peak RSS MB':>11}  detail")  # fmt: skip
     for case, row in zip(CASES, rows, strict=True):
         mark = "" if row["outcome"] == case.expect else "  <-- UNEXPECTED"
-        print(f"{case.name:34} {case.expect:15} {row['outcome']:15} {row['seconds']:7.2f}"
-              f" {row['rss_mb']:11.1f}  {row['detail']}{mark}")  # fmt: skip
+        print(f"{case.name:30} {case.expect:14} {row['outcome']:14} {row['stage']:24} "
+              f"{row['seconds']:7.2f} {row['rss_mb']:11.1f}  {row['detail'][:50]}{mark}")  # fmt: skip
     polite_ok = politeness_run()
     ok = all(r["outcome"] == c.expect for c, r in zip(CASES, rows, strict=True))
     return 0 if ok and polite_ok else 1
@@ -104,7 +123,8 @@ def _run(server: LocalServer, index: int) -> dict:
     cmd = [sys.executable, "-m", "tests.hostile_report", "--child", url, str(index)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if done.returncode:
-        return {"outcome": "crashed", "seconds": 0.0, "rss_mb": 0.0, "detail": done.stderr[-200:]}
+        return {"outcome": "crashed", "stage": "-", "seconds": 0.0, "rss_mb": 0.0,
+                "detail": done.stderr[-200:]}  # fmt: skip
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -48,3 +48,12 @@ def test_wrong_label_and_garbage_never_raise():
     assert isinstance(decode_html(b"\xff\xfe\x00\xd8garbage", "no-such-charset"), str)
     assert decode_html(b"") == ""
     assert isinstance(decode_html(bytes(range(256)) * 10, "utf-8"), str)
+
+
+def test_binary_data_is_told_from_text():
+    from tasks.charset import decode_html, looks_binary
+
+    assert looks_binary(decode_html(bytes(range(256)) * 64))
+    assert looks_binary(decode_html(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8))
+    assert not looks_binary("<p>caf\xe9 \u2014 \u65e5\u672c\u8a9e</p>\n\t" * 100)
+    assert not looks_binary("")

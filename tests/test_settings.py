@@ -74,3 +74,9 @@ def test_a_wrong_setting_stops_the_cli_with_one_line():
     assert out.stderr.strip().splitlines() == [
         "newsworker: NEWS_HOST_RATE: must be between 0.001 and 1000, got -3.0"
     ]
+
+
+def test_the_readme_documents_every_setting():
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name, _, _ in describe() if f"`{name}`" not in readme]
+    assert missing == []
