@@ -186,7 +186,10 @@ def recrawl(feed: str | None = None, url: str | None = None, since: str | None =
     r = resources()
     run = run_progress(r, run_id)
     if feed or all:
-        ids = [feed_id_for(feed)] if feed else [f.id for f in r.registry.feeds() if f.enabled]
+        if feed:
+            ids = [feed if r.registry.feed(feed) else feed_id_for(feed)]  # an id or a name
+        else:
+            ids = [f.id for f in r.registry.feeds() if f.enabled]
         if run:
             run.poll_done(more=len(ids))  # planning done: the polls are what remain
         for feed_id in ids:

@@ -7,8 +7,9 @@ import sys
 import time
 import uuid
 
-from config.feeds import feed_id_for, load_feeds
+from config.feeds import feed_id_for
 from config.settings import load_settings
+from tasks.keys import Keys
 from worker.cli import CliError
 from worker.connect import celery_app, connect_redis
 
@@ -32,10 +33,19 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_retry_failed)
 
 
-def enabled_feed_ids(settings, names: list[str]) -> list[str]:
-    if names:
-        return [feed_id_for(n) for n in names]
-    return [f.id for f in load_feeds(settings.feeds_file) if f.enabled]
+def service_feed_ids(settings, client, names: list[str]) -> list[str]:
+    """Ids of the named feeds (or of every enabled one) in the running service's registry,
+    the feed list it synced from its own feeds file; CliError for a name it does not know."""
+    from tasks.registry import FeedRegistry
+
+    feeds = FeedRegistry(client, Keys(settings.redis_prefix), settings).feeds()
+    if not names:
+        return [f.id for f in feeds if f.enabled]
+    by_name = {f.name.lower(): f.id for f in feeds} | {f.id: f.id for f in feeds}
+    unknown = [n for n in names if n.lower() not in by_name and feed_id_for(n) not in by_name]
+    if unknown:
+        raise CliError(f"the service has no feed named {', '.join(map(repr, unknown))}")
+    return [by_name.get(n.lower()) or by_name[feed_id_for(n)] for n in names]
 
 
 def cmd_recrawl(args) -> int:
@@ -44,12 +54,11 @@ def cmd_recrawl(args) -> int:
     settings = load_settings()
     client = connect_redis(settings)
     app = celery_app(settings)
-    if args.feed and feed_id_for(args.feed) not in enabled_feed_ids(settings, []):
-        raise CliError(f"no enabled feed named {args.feed!r} in {settings.feeds_file}")
+    feed = service_feed_ids(settings, client, [args.feed])[0] if args.feed else None
     run_id = uuid.uuid4().hex[:12]
     progress = RecrawlProgress(client, app.newsworker_keys, run_id)
     progress.start(0, polls=1)  # the news.recrawl task's planning step counts itself off
-    app.send_task("news.recrawl", kwargs={"feed": args.feed, "url": args.url, "since": args.since,
+    app.send_task("news.recrawl", kwargs={"feed": feed, "url": args.url, "since": args.since,
                                           "all": args.all, "run_id": run_id})  # fmt: skip
     print(f"newsworker: re-crawl {run_id} started", file=sys.stderr)
     if args.no_wait:
@@ -76,9 +85,9 @@ def watch(progress, timeout: float) -> int:
 
 def cmd_poll(args) -> int:
     settings = load_settings()
-    connect_redis(settings)
+    client = connect_redis(settings)
     app = celery_app(settings)
-    ids = enabled_feed_ids(settings, args.feeds)
+    ids = service_feed_ids(settings, client, args.feeds)
     for feed_id in ids:
         app.send_task("news.poll_feed", args=[feed_id])
     print(f"newsworker: {len(ids)} poll(s) sent", file=sys.stderr)
