@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 
+import psycopg
 import pytest
 import redis
 
@@ -50,3 +51,27 @@ def keys(redis_client):
 def http_server():
     with LocalServer() as server:
         yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """A store URL of each backend: SQLite in tmp_path, PostgreSQL in a schema of the test's
+    own, dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/nested/dir/articles.db"  # absolute: sqlite:////tmp/...
+        return
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    yield f"{TEST_POSTGRES_URL}?schema={schema}"
+    with psycopg.connect(TEST_POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def read_articles(store_url: str) -> list:
+    """Every article in the store at store_url (opened and closed for the read)."""
+    from tasks.store import open_store
+
+    store = open_store(store_url)
+    try:
+        return list(store.iter_articles())
+    finally:
+        store.close()

@@ -6,30 +6,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 
-import psycopg
 import pytest
 
 from tasks.store import open_store
 from tests.celeryproc import ROOT, CeleryProcs, flush_db, wait_until
-from tests.conftest import TEST_POSTGRES_URL
+from tests.conftest import read_articles
 from tests.newssite import feeds_toml, serve_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 E2E_REDIS_URL = "redis://127.0.0.1:6379/8"  # the pipeline tests' own database (broker + state)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/articles.db"
-        return
-    schema = f"e2e_{uuid.uuid4().hex[:10]}"
-    yield f"{TEST_POSTGRES_URL}?schema={schema}"
-    with psycopg.connect(TEST_POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 @pytest.fixture
@@ -53,14 +40,6 @@ def pipeline_env(tmp_path, http_server, store_url):
     yield env, procs
     procs.stop_all()
     flush_db(E2E_REDIS_URL)
-
-
-def stored(store_url: str) -> list:
-    store = open_store(store_url)
-    try:
-        return list(store.iter_articles())
-    finally:
-        store.close()
 
 
 def page_hits(server) -> dict[str, int]:
@@ -88,8 +67,10 @@ def test_feeds_to_articles_once_then_conditional_get(pipeline_env, http_server, 
     stories = serve_site(http_server)
     procs.start_worker()
     procs.start_beat()
-    wait_until(lambda: len(stored(store_url)) >= len(stories), 90, "every story stored", procs)
-    check_articles(stored(store_url), stories)
+    wait_until(
+        lambda: len(read_articles(store_url)) >= len(stories), 90, "every story stored", procs
+    )
+    check_articles(read_articles(store_url), stories)
     assert set(page_hits(http_server).values()) == {1}
 
     feed_polls = len(http_server.hits("/rss.xml")), len(http_server.hits("/atom.xml"))
@@ -105,7 +86,7 @@ def test_feeds_to_articles_once_then_conditional_get(pipeline_env, http_server, 
         assert again.headers.get("if-none-match"), path
         assert again.headers.get("if-modified-since"), path
     assert set(page_hits(http_server).values()) == {1}  # no page fetched again
-    assert len(stored(store_url)) == len(stories)
+    assert len(read_articles(store_url)) == len(stories)
 
     export = subprocess.run([sys.executable, "-m", "worker.cli", "export"], env=procs.env,
                             cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
@@ -119,12 +100,14 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(pipeline_env, http_s
     stories = serve_site(http_server, page_delay=0.4)
     procs.start_worker("first")
     procs.start_beat()
-    wait_until(lambda: len(stored(store_url)) >= 4, 90, "a few stories stored", procs)
+    wait_until(lambda: len(read_articles(store_url)) >= 4, 90, "a few stories stored", procs)
     procs.kill("first")
-    assert len(stored(store_url)) < len(stories)
+    assert len(read_articles(store_url)) < len(stories)
     procs.start_worker("second")
-    wait_until(lambda: len(stored(store_url)) >= len(stories), 120, "every story stored", procs)
-    articles = stored(store_url)
+    wait_until(
+        lambda: len(read_articles(store_url)) >= len(stories), 120, "every story stored", procs
+    )
+    articles = read_articles(store_url)
     check_articles(articles, stories)
     store = open_store(store_url)
     try:

@@ -12,6 +12,7 @@ import pytest
 
 from tasks.store import open_store
 from tests.celeryproc import ROOT, CeleryProcs, flush_db, wait_until
+from tests.conftest import read_articles
 from tests.httpserver import Reply
 from tests.newssite import Conditional, make_story, page_html, rss
 
@@ -67,14 +68,6 @@ def site(http_server, tmp_path):
             "second_url": f"{base}/second.xml"}  # fmt: skip
 
 
-def all_articles(url: str) -> list:
-    store = open_store(url)
-    try:
-        return list(store.iter_articles())
-    finally:
-        store.close()
-
-
 def test_one_record_per_story_and_recrawl(site, http_server, tmp_path):
     store_url = f"sqlite:///{tmp_path}/articles.db"
     env = {"NEWS_REDIS_URL": REDIS_URL, "NEWS_STORE_URL": store_url,
@@ -87,18 +80,18 @@ def test_one_record_per_story_and_recrawl(site, http_server, tmp_path):
         procs.start_worker()
         procs.start_beat()
         wait_until(lambda: len(http_server.hits("/news/b.html")) == 1
-                   and len(all_articles(store_url)) == 2, 60, "the first feed", procs)  # fmt: skip
+                   and len(read_articles(store_url)) == 2, 60, "the first feed", procs)  # fmt: skip
         # the three URLs of story a were all fetched, and made one record
         assert len(http_server.hits("/amp/news/a.html")) == 1
-        by_title = {a.title: a for a in all_articles(store_url)}
+        by_title = {a.title: a for a in read_articles(store_url)}
         original = by_title[site["story"].title]
         assert original.canonical_url == f"{site['base']}/news/a.html"
 
         # a feed added to the file (no restart) brings the syndicated copy
         with site["feeds"].open("a") as f:
             f.write(f'\n[[feeds]]\nname = "Second"\nurl = "{site["second_url"]}"\n')
-        wait_until(lambda: len(all_articles(store_url)) == 3, 60, "the wire copy", procs)
-        copy = next(a for a in all_articles(store_url) if a.source == "The Other Gazette")
+        wait_until(lambda: len(read_articles(store_url)) == 3, 60, "the wire copy", procs)
+        copy = next(a for a in read_articles(store_url) if a.source == "The Other Gazette")
         assert copy.duplicate_of == original.id
 
         # the local story changes; a re-crawl of the first feed sees it

@@ -19,17 +19,6 @@ from tests.conftest import TEST_POSTGRES_URL
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/nested/dir/articles.db"  # absolute: sqlite:////tmp/...
-        return
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    yield f"{TEST_POSTGRES_URL}?schema={schema}"
-    with psycopg.connect(TEST_POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 @pytest.fixture
 def store(store_url):
     store = open_store(store_url)
