@@ -37,7 +37,7 @@ bench-extract: $(VENV)/.bench
 	$(BIN)/newsworker bench extract $(DATA)
 
 bench-seen: $(STAMP)
-	$(BIN)/newsworker bench seen
+	$(BIN)/newsworker bench seen --private-server
 
 bench: bench-extract bench-seen
 

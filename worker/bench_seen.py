@@ -41,7 +41,7 @@ def add_seen_parser(bench_subparsers) -> argparse.ArgumentParser:
                         help="A Redis to use (a scratch key prefix is used and removed).")  # fmt: skip
     parser.add_argument("--private-server", action="store_true",
                         help="Start a private redis-server (unix socket) for figures no other "
-                        "client disturbs; needs redis-server on PATH.")  # fmt: skip
+                        "client disturbs (redis-server on PATH, else the embedded one).")  # fmt: skip
     parser.set_defaults(func=run)
     return parser
 
@@ -96,9 +96,12 @@ def cleanup(client: redis.Redis, prefix: str) -> None:
 @contextlib.contextmanager
 def private_server():
     """A throw-away redis-server on a unix socket (no TCP port), stopped afterwards."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise CliError("--private-server needs redis-server on PATH")
+    from worker.service import ServiceError, redis_binary
+
+    try:  # the machine's redis-server, else the one the `embedded` extra ships
+        binary = shutil.which("redis-server") or redis_binary()
+    except ServiceError as exc:
+        raise CliError(f"--private-server: {exc}") from None
     with tempfile.TemporaryDirectory(prefix="bench-seen-") as folder:
         sock = os.path.join(folder, "redis.sock")
         cmd = [binary, "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no",
