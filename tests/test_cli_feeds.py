@@ -109,8 +109,11 @@ def test_status_table(env, capsys, monkeypatch, redis_client, keys):
                    FeedSource("b", "Beta", "https://b.example.com/rss", enabled=False)], 1e9)  # fmt: skip
     registry.save_state(FeedState("a", last_poll=1e9, error_kind="not_found", error_status=404,
                                   error_message="HTTP 404", error_count=2, error_since=1e9))  # fmt: skip
+    redis_client.hset(keys.feed_stats("a"), mapping={"stored": 3, "revised": 1, "failed": 2})
     assert main(["status"]) == 0
     lines = capsys.readouterr().out.splitlines()
+    at = lines[0].index("STORED")
+    assert lines[1][at:].split()[:2] == ["4", "2"]  # stored (new + revised), failed
     assert lines[0].split()[:2] == ["NAME", "STATE"]
     assert "failing x2" in lines[1] and "not_found 404: HTTP 404" in lines[1]
     assert "disabled" in lines[2]

@@ -208,10 +208,12 @@ def cmd_status(args) -> int:
     feeds = registry.feeds()
     states = registry.states(f.id for f in feeds)
     scheduled = registry.scheduled()
+    counters = article_counters(client, registry.keys, [f.id for f in feeds])
     rows = [("NAME", "STATE", "LAST POLL", "LAST SUCCESS", "NEXT POLL", "INTERVAL", "SEEN",
-             "ERRORS SINCE", "LAST ERROR")]  # fmt: skip
+             "STORED", "FAILED", "ERRORS SINCE", "LAST ERROR")]  # fmt: skip
     for f in feeds:
-        rows.append(status_row(f, states[f.id], scheduled.get(f.id), time.time()))
+        row = status_row(f, states[f.id], scheduled.get(f.id), time.time())
+        rows.append(row[:7] + counters[f.id] + row[7:])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
@@ -225,6 +227,22 @@ def cmd_status(args) -> int:
     for queue, depth in queue_depths(settings, client).items():
         print(f"queue {queue}: {depth}")
     return 0
+
+
+STORED_OUTCOMES = ("stored", "revised", "unchanged", "duplicate")
+
+
+def article_counters(client, keys: Keys, feed_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """Feed id -> (articles stored, entries failed), from the counters the tasks keep."""
+    pipe = client.pipeline(transaction=False)
+    for feed_id in feed_ids:
+        pipe.hgetall(keys.feed_stats(feed_id))
+    out = {}
+    for feed_id, raw in zip(feed_ids, pipe.execute(), strict=True):
+        stats = {k.decode(): int(v) for k, v in raw.items()}
+        stored = sum(stats.get(name, 0) for name in STORED_OUTCOMES)
+        out[feed_id] = (str(stored), str(stats.get("failed", 0)))
+    return out
 
 
 def status_row(feed, state, next_at: float | None, now: float) -> tuple[str, ...]:
