@@ -22,10 +22,12 @@ from config.feeds import FeedSource
 from tasks import charset
 from tasks.errors import FeedError
 from tasks.feedkeys import assign_keys, oldest_first
-from tasks.feedtext import RawEntry, absolute, header_charset, html_to_text, iso_date
+from tasks.feedtext import RawEntry, html_to_text, iso_date
 from tasks.jsonfeed import is_json, parse_json_feed
 from tasks.models import FeedEntry
 from tasks.schedule import sy_seconds
+from tasks.values import absolute_http as absolute
+from tasks.values import charset_param
 
 # GUIDs / Atom ids are identifiers, not links: feedparser would resolve a relative one
 # ("12345", "story-1") against the feed's URL, so every key would change when a feed moves
@@ -153,7 +155,7 @@ def to_utf8(body: bytes, content_type: str = "") -> tuple[bytes, str | None]:
     if bom:
         return _relabel(body.decode(bom, "replace").lstrip("\ufeff")), None
     match = _XML_DECL.match(body)
-    labels = [header_charset(content_type), match and match.group(1).decode("ascii")]
+    labels = [charset_param(content_type), match and match.group(1).decode("ascii")]
     declared = [c for c in map(charset.normalize_label, labels) if c]
     for codec in [*declared, "utf-8"]:
         text = _strict(body, codec)

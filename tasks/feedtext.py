@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from html import unescape
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit
 
 
 @dataclass(frozen=True)
@@ -109,20 +108,3 @@ def timestamp(iso: str | None) -> float | None:
         return datetime.fromisoformat(iso).timestamp()
     except ValueError:
         return None
-
-
-def absolute(link: str | None, base: str) -> str | None:
-    """A link resolved against the feed's URL; only http(s) results are kept."""
-    if not link or not link.strip():
-        return None
-    url = urljoin(base, link.strip())
-    return url if urlsplit(url).scheme in ("http", "https") else None
-
-
-def header_charset(content_type: str | None) -> str | None:
-    """The charset parameter of a Content-Type value, or None."""
-    for param in (content_type or "").split(";")[1:]:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            return value.strip().strip("\"'") or None
-    return None

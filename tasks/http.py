@@ -16,8 +16,6 @@ import time
 from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import replace
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import urljoin, urlsplit
 
@@ -29,6 +27,7 @@ from tasks import errors
 from tasks.errors import BadUrl, FetchTimeout, TooLarge, TooManyRedirects, WrongContentType
 from tasks.models import FetchedPage
 from tasks.netguard import AddressPolicy, Deadline, GuardedAdapter, Resolver, default_resolver
+from tasks.values import charset_param, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +125,14 @@ class HttpClient:
         url, status = response.url, response.status_code
         headers = {k.lower(): v for k, v in response.headers.items()}
         if status != 304 and not 200 <= status < 300:
-            retry_after = parse_retry_after(headers.get("retry-after"), time.time())
-            raise errors.error_for_status(status, url, retry_after)
+            wait = retry_after(headers.get("retry-after"), time.time())
+            raise errors.error_for_status(status, url, wait)
         content_type = headers.get("content-type", "")
         body = b""
         if status != 304:
             check_content_type(kind, content_type, url)
             body = read_body(response, self._cap(kind, max_bytes), deadline_at, kind == "robots")
-        return FetchedPage(url, status, headers, body, charset_of(content_type), redirects)
+        return FetchedPage(url, status, headers, body, charset_param(content_type), redirects)
 
     def _cap(self, kind: str, max_bytes: int | None) -> int:
         if max_bytes is not None:
@@ -187,31 +186,6 @@ def check_content_type(kind: str, content_type: str, url: str) -> None:
 
 def _xml_or_json(media: str) -> bool:
     return media.endswith(("/xml", "+xml", "/json", "+json"))
-
-
-def charset_of(content_type: str) -> str | None:
-    """The charset parameter of a Content-Type header, lower-cased, or None."""
-    for param in content_type.split(";")[1:]:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            return value.strip().strip("\"'").lower() or None
-    return None
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After value: delay-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
 
 
 def classify(exc: Exception, url: str, expired: bool) -> errors.IngestError:

@@ -8,7 +8,8 @@ import json
 from typing import Any
 
 from tasks.errors import FeedError
-from tasks.feedtext import RawEntry, absolute, html_to_text, iso_date
+from tasks.feedtext import RawEntry, html_to_text, iso_date
+from tasks.values import absolute_http as absolute
 
 VERSIONS = {
     "https://jsonfeed.org/version/1": "json10",

@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
-from email.utils import parsedate_to_datetime
 
 from config.feeds import FeedSource
 from config.settings import Settings
+from tasks.values import http_date
 
 DAY = 86_400
 RHYTHM_WINDOW = 7 * DAY  # entries of the last week make the rhythm ...
@@ -169,32 +169,11 @@ def header_hint(headers: Mapping[str, str] | None, now: float) -> float | None:
         name, _, value = part.strip().partition("=")
         if name.lower() in ("max-age", "s-maxage") and value.strip('"').isdigit():
             return float(value.strip('"'))
-    expires = _http_date(headers.get("expires"))
+    expires = http_date(headers.get("expires"))
     if expires is None:
         return None
-    date = _http_date(headers.get("date")) or now
+    date = http_date(headers.get("date")) or now
     return max(expires - date, 0.0)
-
-
-def _http_date(raw: str | None) -> float | None:
-    if not raw:
-        return None
-    try:
-        return parsedate_to_datetime(raw).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-
-
-def retry_after_seconds(raw: str | float | None, now: float) -> float | None:
-    """Retry-After as seconds (RFC 9110 §10.2.3: delay-seconds or an HTTP date)."""
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, int | float):
-        return max(float(raw), 0.0)
-    if raw.strip().isdigit():
-        return float(raw.strip())
-    when = _http_date(raw)
-    return None if when is None else max(when - now, 0.0)
 
 
 # --- the interval ------------------------------------------------------------------------

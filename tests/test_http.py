@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tasks.errors import BadUrl, ServerError, TooLarge, TooManyRedirects, WrongContentType
-from tasks.http import HttpClient, charset_of, check_content_type, parse_retry_after
+from tasks.http import HttpClient, check_content_type
 from tests.hostile import CASES, Case, hostile_settings, install, run_case
 from tests.httpserver import LocalServer, Reply, quiet
 
@@ -154,22 +154,6 @@ def test_content_types(kind, content_type, ok):
     else:
         with pytest.raises(WrongContentType):
             check_content_type(kind, content_type, "http://x/")
-
-
-def test_parse_retry_after():
-    now = 1_700_000_000.0
-    assert parse_retry_after("120", now) == 120.0
-    assert parse_retry_after(" 0 ", now) == 0.0
-    assert parse_retry_after("Tue, 14 Nov 2023 22:15:20 GMT", now) == pytest.approx(120.0)
-    assert parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now) == 0.0  # in the past
-    for bad in (None, "", "-5", "soon", "1.5"):
-        assert parse_retry_after(bad, now) is None
-
-
-def test_charset_of():
-    assert charset_of('text/html; charset="Windows-1251"') == "windows-1251"
-    assert charset_of("text/html;charset=utf-8;q=1") == "utf-8"
-    assert charset_of("text/html") is None
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,6 @@ from tasks.schedule import (
     network_down,
     next_poll_at,
     normal_interval,
-    retry_after_seconds,
     rhythm_interval,
     sy_seconds,
 )
@@ -105,14 +104,6 @@ def test_header_hint(headers, expected):
 )  # fmt: skip
 def test_sy(period, frequency, expected):
     assert sy_seconds(period, frequency) == expected
-
-
-@pytest.mark.parametrize(
-    "raw, expected",
-    [("120", 120.0), (30, 30.0), ("Tue, 14 Nov 2023 22:15:00 GMT", 100.0), ("soon", None), (None, None)],
-)  # fmt: skip
-def test_retry_after(raw, expected):
-    assert retry_after_seconds(raw, NOW) == expected
 
 
 @pytest.mark.parametrize(
