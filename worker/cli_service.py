@@ -96,7 +96,12 @@ def find_by_prefix(store, prefix: str):
 def cmd_clean(args) -> int:
     from tasks.clean import clean_html
 
-    data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    from worker.cli import CliError
+
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
     article = clean_html(data, args.url)
     if args.format == "json":
         print(json.dumps(article.to_dict(), ensure_ascii=False, indent=1))
