@@ -95,7 +95,6 @@ def find_by_prefix(store, prefix: str):
 
 def cmd_clean(args) -> int:
     from tasks.clean import clean_html
-
     from worker.cli import CliError
 
     try:
