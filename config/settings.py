@@ -121,6 +121,7 @@ def _setting(default: Any, parse: Callable[[str], Any], doc: str) -> Any:
 
 
 DAY = 86_400
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"  # where Celery looks when NEWS_REDIS_URL is unset
 
 
 @dataclass(frozen=True)

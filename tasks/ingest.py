@@ -15,7 +15,10 @@ from datetime import UTC, datetime
 
 from tasks.clean import article_from_entry, clean_html
 from tasks.errors import Disallowed, HostBusy, IngestError, NoContentError, ServerError
+from tasks.http import HttpClient
 from tasks.models import Article, FeedEntry, Outcome
+from tasks.politeness import Politeness
+from tasks.seen import DuplicateIndex, SeenIndex
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +33,12 @@ class IngestResult:
 
 @dataclass(frozen=True)
 class IngestServices:
-    http: object  # tasks.http.HttpClient
-    politeness: object  # tasks.politeness.Politeness
-    seen: object  # tasks.seen.SeenIndex
-    duplicates: object  # tasks.seen.DuplicateIndex
+    """What one ingest needs, built once per worker process (worker.resources)."""
+
+    http: HttpClient
+    politeness: Politeness
+    seen: SeenIndex
+    duplicates: DuplicateIndex
     lease_ttl: int
     keep_duplicates: bool = True
     extra_tracking: tuple[str, ...] = ()

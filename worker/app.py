@@ -11,7 +11,7 @@ import sys
 from celery import Celery
 from kombu import Queue
 
-from config.settings import Settings, SettingsError, load_settings
+from config.settings import DEFAULT_REDIS_URL, Settings, SettingsError, load_settings
 from tasks.keys import Keys
 
 QUEUES = ("feeds", "pages", "store")
@@ -22,7 +22,6 @@ ROUTES = {
     "news.ingest_entry": {"queue": "pages"},
     "news.store_article": {"queue": "store"},
 }
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 app = Celery("newsworker", include=["tasks.jobs"])
 

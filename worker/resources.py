@@ -13,8 +13,13 @@ from functools import cached_property
 
 import redis
 
-from config.settings import Settings, load_settings
+from config.settings import DEFAULT_REDIS_URL, Settings, load_settings
+from tasks.http import HttpClient
 from tasks.keys import Keys
+from tasks.politeness import Politeness
+from tasks.registry import FeedRegistry
+from tasks.seen import DuplicateIndex, SeenIndex
+from tasks.store import ArticleStore, open_store
 
 
 @dataclass
@@ -27,45 +32,31 @@ class Resources:
 
     @cached_property
     def redis(self) -> redis.Redis:
-        from worker.app import DEFAULT_REDIS_URL
-
         return redis.Redis.from_url(self.settings.redis_url or DEFAULT_REDIS_URL)
 
     @cached_property
-    def http(self):
-        from tasks.http import HttpClient
-
+    def http(self) -> HttpClient:
         return HttpClient(self.settings)
 
     @cached_property
-    def politeness(self):
-        from tasks.politeness import Politeness
-
+    def politeness(self) -> Politeness:
         return Politeness(self.redis, self.keys, self.settings, self.http)
 
     @cached_property
-    def registry(self):
-        from tasks.registry import FeedRegistry
-
+    def registry(self) -> FeedRegistry:
         return FeedRegistry(self.redis, self.keys, self.settings)
 
     @cached_property
-    def seen(self):
-        from tasks.seen import SeenIndex
-
+    def seen(self) -> SeenIndex:
         return SeenIndex(self.redis, self.keys, self.settings.seen_ttl)
 
     @cached_property
-    def duplicates(self):
-        from tasks.seen import DuplicateIndex
-
+    def duplicates(self) -> DuplicateIndex:
         s = self.settings
         return DuplicateIndex(self.redis, self.keys, ttl=s.neardup_ttl, distance=s.neardup_distance)
 
     @cached_property
-    def store(self):
-        from tasks.store import open_store
-
+    def store(self) -> ArticleStore:
         return open_store(self.settings.store_url)
 
     def close(self) -> None:
