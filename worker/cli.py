@@ -54,8 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `newsworker export | head`
         return 0
+    except OSError as exc:  # a file or directory the command needs, named by the OS
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"newsworker:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -148,7 +148,10 @@ def run_service(settings: Settings) -> int:
     from tasks.store import open_store
 
     service = Service(settings)
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ServiceError(f"NEWS_DATA_DIR {settings.data_dir}: {exc.strerror}") from None
     env = dict(os.environ)
     stop: list[bool] = []
 
