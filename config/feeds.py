@@ -119,3 +119,38 @@ def load_feeds(path: str | Path) -> list[FeedSource]:
     except (OSError, UnicodeDecodeError) as exc:
         raise FeedsFileError(f"{path}: cannot read the feeds file: {exc}") from None
     return parse_feeds(text, str(path))
+
+
+def set_enabled(text: str, name_or_id: str, enabled: bool) -> str:
+    """The feeds file ``text`` with one feed's ``enabled`` set, comments and layout kept.
+
+    FeedsFileError when no feed has that name or id. Works on the ``[[feeds]]`` blocks as
+    text so an operator's comments survive the edit.
+    """
+    blocks = _blocks(text)
+    wanted = name_or_id.strip().lower()
+    for i, block in enumerate(blocks):
+        tables = tomllib.loads(block).get("feeds", []) if block.startswith("[[feeds]]") else []
+        if tables and wanted in _names(tables[0]):
+            lines = [ln for ln in block.split("\n") if not ln.strip().startswith("enabled")]
+            lines.insert(1, f"enabled = {'true' if enabled else 'false'}")
+            blocks[i] = "\n".join(lines)
+            return "".join(blocks)
+    raise FeedsFileError(f"no feed named {name_or_id!r} in the feeds file")
+
+
+def _blocks(text: str) -> list[str]:
+    """The text cut before each ``[[feeds]]`` line (the first block is the preamble)."""
+    blocks, current = [], []
+    for line in text.splitlines(keepends=True):
+        if line.strip() == "[[feeds]]" and current:
+            blocks.append("".join(current))
+            current = []
+        current.append(line)
+    blocks.append("".join(current))
+    return blocks
+
+
+def _names(table: dict) -> set[str]:
+    name = str(table.get("name", ""))
+    return {name.lower(), str(table.get("id") or feed_id_for(name))}

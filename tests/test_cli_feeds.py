@@ -118,3 +118,23 @@ def test_status_table(env, capsys, monkeypatch, redis_client, keys):
     assert "failing x2" in lines[1] and "not_found 404: HTTP 404" in lines[1]
     assert "disabled" in lines[2]
     assert any(line.startswith("queue pages: ") for line in lines)
+
+
+def test_add_disable_enable_keep_the_files_comments(env, capsys):
+    env.write_text(
+        '# my feeds\n[[feeds]]\n# the main one\nname = "Alpha"\nurl = "https://a.example.com/rss"\n'
+    )
+    assert main(["feeds", "add", "Beta News", "https://b.example.com/feed", "--tag", "tech"]) == 0
+    assert main(["feeds", "disable", "alpha"]) == 0
+    feeds = {f.name: f for f in load_feeds(env)}
+    assert not feeds["Alpha"].enabled and feeds["Beta News"].enabled
+    assert feeds["Beta News"].tags == ("tech",)
+    assert "# my feeds" in env.read_text() and "# the main one" in env.read_text()
+    assert main(["feeds", "enable", "beta-news"]) == 0 and main(["feeds", "enable", "Alpha"]) == 0
+    assert all(f.enabled for f in load_feeds(env))
+    capsys.readouterr()
+    assert main(["feeds", "add", "alpha", "https://c.example.com/rss"]) == 2
+    assert "same id as 'Alpha'" in capsys.readouterr().err
+    assert main(["feeds", "disable", "Gamma"]) == 2
+    assert capsys.readouterr().err == "newsworker: no feed named 'Gamma' in the feeds file\n"
+    assert len(load_feeds(env)) == 2

@@ -1,4 +1,5 @@
-"""Feed commands: `newsworker feeds check|discover|import-opml|export-opml|list` and `status`.
+"""Feed commands: `newsworker feeds check|discover|import-opml|export-opml|list|add|disable|enable`
+and `status`.
 
 Each command takes the parsed arguments and returns an exit code; expected failures end as
 one line on stderr (`feeds check` never shows a traceback, whatever the input).
@@ -14,7 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin
 
-from config.feeds import load_feeds
+from config.feeds import feed_from_table, load_feeds, parse_feeds, set_enabled
 from config.opml import new_feeds, parse_opml, to_opml, toml_tables
 from config.settings import load_settings
 from tasks.errors import IngestError
@@ -46,6 +47,15 @@ def register(sub) -> None:
         func=cmd_export_opml
     )
     feeds.add_parser("list", help="the feeds of the feeds file").set_defaults(func=cmd_list)
+    p = feeds.add_parser("add", help="add a feed to the feeds file (checked first)")
+    p.add_argument("name")
+    p.add_argument("url")
+    p.add_argument("--tag", action="append", default=[], help="a tag (repeatable)")
+    p.set_defaults(func=cmd_add)
+    for verb, on in (("disable", False), ("enable", True)):
+        p = feeds.add_parser(verb, help=f"{verb} a feed in the feeds file (by name or id)")
+        p.add_argument("name")
+        p.set_defaults(func=cmd_set_enabled, enabled=on)
     sub.add_parser("status", help="per-feed health").set_defaults(func=cmd_status)
 
 
@@ -175,6 +185,31 @@ def cmd_import_opml(args) -> int:
 
 def cmd_export_opml(args) -> int:
     sys.stdout.write(to_opml(load_feeds(load_settings().feeds_file)))
+    return 0
+
+
+def cmd_add(args) -> int:
+    """Append one feed; the feeds file is validated with it before it is written."""
+    settings = load_settings()
+    path = Path(settings.feeds_file)
+    text = path.read_text("utf-8") if path.exists() else ""
+    feed = feed_from_table({"name": args.name, "url": args.url, "tags": args.tag}, "new feed")
+    new_text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + toml_tables([feed])
+    parse_feeds(new_text, str(path))  # a duplicate name or id is refused here
+    path.write_text(new_text, "utf-8")
+    print(f"newsworker: added {feed.name!r} ({feed.id}) to {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_set_enabled(args) -> int:
+    settings = load_settings()
+    path = Path(settings.feeds_file)
+    new_text = set_enabled(path.read_text("utf-8"), args.name, args.enabled)
+    parse_feeds(new_text, str(path))
+    path.write_text(new_text, "utf-8")
+    state = "enabled" if args.enabled else "disabled (its articles stay)"
+    print(f"newsworker: {args.name!r} {state}; the service picks it up at its next tick",
+          file=sys.stderr)  # fmt: skip
     return 0
 
 
