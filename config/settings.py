@@ -140,6 +140,11 @@ class Settings:
         "Where articles are stored: sqlite:///PATH or postgresql://USER@HOST/DB.",
     )
     feeds_file: str = _setting("config/feeds.toml", _text, "The feed list (TOML).")
+    sites_file: str | None = _setting(
+        None,
+        _optional_text,
+        "Per-site body selector overrides for the cleaner (TOML); unset: none.",
+    )
     data_dir: str = _setting(
         "./data", _text, "Local data (embedded Redis, SQLite) for `newsworker run`."
     )

@@ -16,6 +16,8 @@ from tasks import clean_dates, clean_meta
 from tasks.charset import decode_html, looks_binary
 from tasks.clean_body import extract_body
 from tasks.clean_dom import PageIndex, parse, walk
+from tasks.clean_hints import LdBody
+from tasks.clean_sites import SiteRules
 from tasks.dedupe import content_hash
 from tasks.errors import NoContentError
 from tasks.models import Article, FeedEntry, article_id
@@ -31,15 +33,18 @@ def _now() -> str:
 
 def clean_html(html: str | bytes, url: str, entry: FeedEntry | None = None, *,
                encoding: str | None = None, fetched_at: str | None = None,
-               extra_tracking: tuple[str, ...] = ()) -> Article:  # fmt: skip
+               extra_tracking: tuple[str, ...] = (),
+               sites: SiteRules | None = None) -> Article:  # fmt: skip
     """Clean one page into an Article (ARTICLE_FORMAT.md).
 
     html: the page (bytes are decoded: header charset, BOM, <meta charset>, detection);
-    url: the fetched URL after redirects; entry: the feed item, the last metadata fallback.
-    Raises NoContentError when no article body is found, and no other exception.
+    url: the fetched URL after redirects; entry: the feed item, the last metadata fallback;
+    sites: per-site selector overrides (tasks.clean_sites.load_sites), applied when the
+    URL's host matches. Raises NoContentError when no article body is found, and no other
+    exception.
     """
     try:
-        return _clean(html, url, entry, encoding, fetched_at, extra_tracking)
+        return _clean(html, url, entry, encoding, fetched_at, extra_tracking, sites)
     except NoContentError:
         raise
     except Exception as exc:  # noqa: BLE001 - the contract: any input -> Article or NoContent
@@ -47,15 +52,20 @@ def clean_html(html: str | bytes, url: str, entry: FeedEntry | None = None, *,
         raise NoContentError(f"page could not be cleaned: {type(exc).__name__}", url=url) from exc
 
 
-def _clean(html, url, entry, encoding, fetched_at, extra_tracking) -> Article:
+def _clean(html, url, entry, encoding, fetched_at, extra_tracking, sites) -> Article:
     text = decode_html(html, encoding) if isinstance(html, (bytes, bytearray)) else html
     if looks_binary(text or ""):
         raise NoContentError("not a text page: binary content", url=url)
-    index = walk(parse(text or ""))
-    meta = clean_meta.read_meta(index)
+    soup = parse(text or "")
     host = clean_meta.hostname(url)
+    rule = sites.rule_for(host) if sites is not None and host else None
+    if rule is not None:
+        rule.apply(soup)
+    index = walk(soup)
+    meta = clean_meta.read_meta(index)
     title = clean_meta.title_of(index, meta, clean_meta.source_of(meta, entry, host), host, entry)
-    body = extract_body(index, title)
+    forced = [t for t in rule.bodies(soup) if id(t) in index.nodes] if rule is not None else None
+    body = extract_body(index, title, LdBody.of(meta.ld.get("articleBody")), forced)
     if len(body) < MIN_BODY_CHARS:
         raise NoContentError("no article body found", url=url)
     return build_article(index, body, url, entry, fetched_at or _now(), extra_tracking, meta)

@@ -14,6 +14,7 @@ import re
 from bs4 import NavigableString, Tag
 
 from tasks.clean_dom import PARA_TAGS, Node, PageIndex
+from tasks.clean_hints import LdBody, agreeing, rescued
 
 BLOCK_TAGS = frozenset(
     {"p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li",
@@ -23,6 +24,9 @@ BLOCK_TAGS = frozenset(
 _STANDALONE = BLOCK_TAGS - PARA_TAGS - {"li", "td", "th", "dd"}
 LINK_LIST_DENSITY = 0.5  # containers and lists with more link text than this are skipped
 MAX_PARA_LINK_DENSITY = 0.6
+MIN_ITEM_PROSE = 25  # non-link characters that keep a list item whatever its links
+CONTINUE_MIN = 200  # paragraph characters of a sibling block that continues the story
+CONTINUE_LEVELS = 6  # wrappers climbed from the container to look for continuations
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _CHROME = re.compile(
     r"^(advertisement|advertising|ad|sponsored|share|share this|share on \w+|tweet|email|"
@@ -83,12 +87,37 @@ def _sibling_ok(sib: Tag, node: Node, threshold: float) -> bool:
     return node.links == 0 and node.text > 0
 
 
-def containers(index: PageIndex) -> list[Tag]:
-    """The chosen container and the sibling blocks that belong with it, in page order."""
+def _ld_options(index: PageIndex) -> list[Tag]:
+    """Live containers worth comparing with the articleBody: the best-scored and the hints."""
+    ranked = sorted(index.candidates, key=lambda t: score(index.nodes[id(t)]), reverse=True)
+    options = ranked[:8] + [h for h in index.body_hints if id(h) in index.nodes]
+    return [t for t in dict.fromkeys(options) if _alive(t, index)]
+
+
+def _choose(index: PageIndex, ld: LdBody | None) -> Tag | None:
+    """The story's container: the one agreeing with the articleBody, else the best-scored
+    one (moved up to an agreeing <article>/itemprop=articleBody)."""
+    if ld is not None:
+        agreed = agreeing(_ld_options(index), index, ld, render)
+        if agreed is not None:
+            return agreed
     best = best_candidate(index)
+    return None if best is None else _structured(best, index)
+
+
+def containers(index: PageIndex, ld: LdBody | None = None) -> list[Tag]:
+    """The chosen container and the sibling blocks that belong with it, in page order."""
+    best = _choose(index, ld)
     if best is None:
         return []
-    best = _structured(best, index)
+    chosen = _with_siblings(best, index)
+    if ld is not None:
+        chosen = [t for t in chosen if t is best or ld.contained(render([t], index)) >= 0.5]
+    return _continued(best, chosen, index)
+
+
+def _with_siblings(best: Tag, index: PageIndex) -> list[Tag]:
+    """best and its sibling blocks that belong to the story too, in page order."""
     parent = best.parent
     if parent is None or parent.name == "[document]":
         return [best]
@@ -101,6 +130,43 @@ def containers(index: PageIndex) -> list[Tag]:
             node = index.nodes.get(id(sib))
             if node is not None and not node.pruned and _sibling_ok(sib, node, threshold):
                 chosen.append(sib)
+    return chosen
+
+
+def _same_kind(a: Tag, b: Tag) -> bool:
+    """Blocks of one template: same tag name and the same non-empty class attribute."""
+    return (
+        a.name == b.name
+        and bool(a.attrs.get("class"))
+        and a.attrs.get("class") == (b.attrs.get("class"))
+    )
+
+
+def _dense(node: Node | None) -> bool:
+    """A block of story paragraphs: enough paragraph text, few links."""
+    if node is None or node.pruned or node.ptext < CONTINUE_MIN:
+        return False
+    return node.ptext >= 0.7 * node.text and node.link_density < 0.25
+
+
+def _continued(best: Tag, chosen: list[Tag], index: PageIndex) -> list[Tag]:
+    """chosen, plus the sibling blocks of the same template that continue the story (a story
+    split into several containers): looked for at best's level and at the wrappers around it
+    that hold nothing much else."""
+    nodes, tag = index.nodes, best
+    size = nodes[id(best)].text
+    for _ in range(CONTINUE_LEVELS):
+        parent = tag.parent
+        if parent is None or parent.name in ("[document]", "html", "body"):
+            break
+        more = [s for s in parent.children if isinstance(s, Tag) and s is not tag
+                and _same_kind(s, tag) and _dense(nodes.get(id(s)))]  # fmt: skip
+        if more:
+            return [t for s in parent.children if s is tag or s in more
+                    for t in (chosen if s is tag else [s])]  # fmt: skip
+        if nodes[id(parent)].text > 1.25 * size:
+            break
+        tag = parent
     return chosen
 
 
@@ -122,8 +188,10 @@ class _Renderer:
             return
         raw, links = "".join(self.pieces), self.link_chars
         self.pieces, self.link_chars = [], 0
+        size = len(raw.strip())
+        prose = kind == "li" and size - links >= MIN_ITEM_PROSE
         for chunk in _split(raw):
-            if _keep(chunk, links / max(len(raw.strip()), 1)):
+            if prose or _keep(chunk, links / max(size, 1)):
                 self.paragraphs.append((kind, chunk))
 
     def text(self) -> str:
@@ -166,8 +234,25 @@ def _fold(text: str) -> str:
     return text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
 
 
-def render(tags: list[Tag], index: PageIndex) -> str:
-    """The paragraphs of the chosen subtrees, in reading order, joined by blank lines."""
+def _link_block(tag: Tag, node: Node) -> bool:
+    """A block that is mostly links (a link list, a menu): left out whole. A list item, or
+    a list whose items, with a sentence of their own besides their links (a listicle), is not
+    one."""
+    name = tag.name
+    if name in PARA_TAGS or not node.text or node.link_density <= LINK_LIST_DENSITY:
+        return False
+    prose = node.text - node.links
+    if name == "li":
+        return prose < MIN_ITEM_PROSE
+    if name in ("ul", "ol"):
+        items = sum(1 for child in tag.children if getattr(child, "name", None) == "li")
+        return prose < MIN_ITEM_PROSE * max(items, 1)
+    return True
+
+
+def render(tags: list[Tag], index: PageIndex, keep: frozenset[int] = frozenset()) -> str:
+    """The paragraphs of the chosen subtrees, in reading order, joined by blank lines;
+    pruned subtrees are left out, except those whose ids are in keep."""
     out = _Renderer()
     nodes = index.nodes
     stack: list = [(t, False) for t in reversed(tags)]
@@ -183,7 +268,7 @@ def render(tags: list[Tag], index: PageIndex) -> str:
             out.add(_fold(tag), in_link > 0)
             continue
         node = nodes.get(id(tag)) if isinstance(tag, Tag) else None
-        if node is None or node.pruned:
+        if node is None or node.pruned and id(tag) not in keep:
             continue
         name = tag.name
         if name == "br":
@@ -193,7 +278,7 @@ def render(tags: list[Tag], index: PageIndex) -> str:
             continue  # a timestamp on its own line is a dateline, not text
         if name in BLOCK_TAGS:
             out.flush()
-            if name not in PARA_TAGS and node.text and node.link_density > LINK_LIST_DENSITY:
+            if _link_block(tag, node):
                 continue
         in_link += name == "a"
         stack.append((tag, True))
@@ -202,15 +287,26 @@ def render(tags: list[Tag], index: PageIndex) -> str:
     return out.text()
 
 
-def extract_body(index: PageIndex, title: str = "") -> str:
+def extract_body(index: PageIndex, title: str = "", ld: LdBody | None = None,
+                 forced: list[Tag] | None = None) -> str:  # fmt: skip
     """The article text of a walked page ("" when no container of paragraphs is found);
-    a first paragraph repeating the headline is left out."""
-    chosen = containers(index)
-    body = render(chosen, index) if chosen else ""
+    a first paragraph repeating the headline is left out. ld: the JSON-LD articleBody, a
+    hint (and the fallback when the page shows no usable container); forced: the containers
+    a site rule selected."""
+    chosen = forced or containers(index, ld)
+    keep = rescued(chosen, index, ld, bool(forced), render) if chosen else frozenset()
+    body = render(chosen, index, keep) if chosen else ""
+    if ld is not None and _unusable(body, ld):
+        return ld.paragraphs()
     head, _, rest = body.partition("\n\n")
     if title and rest and _squash(head) == _squash(title):
         return rest
     return body
+
+
+def _unusable(body: str, ld: LdBody) -> bool:
+    """Whether the page's body is nothing next to the articleBody (no container, a teaser)."""
+    return len(body) < min(300, len(ld.text) // 4)
 
 
 def _squash(text: str) -> str:
