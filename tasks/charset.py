@@ -112,15 +112,14 @@ def decode_html(body: bytes, header_encoding: str | None = None) -> str:
     return body.decode(guessed, errors="replace")
 
 
-BINARY_SAMPLE = 65_536  # characters looked at to tell text from binary
+BINARY_SAMPLE = 16_384  # characters looked at to tell text from binary
 BINARY_SHARE = 0.05  # more control or replacement characters than this: not a text page
-_TEXT_CONTROLS = frozenset("\t\n\r\f")
+# control characters other than tab / newlines / form feed, and U+FFFD (undecodable bytes)
+_ODD = tuple(map(chr, [*range(0, 9), 11, *range(14, 32), 0xFFFD]))
 
 
 def looks_binary(text: str) -> bool:
     """Whether decoded "HTML" is really binary data (an image or archive served as text/html)."""
     sample = text[:BINARY_SAMPLE]
-    if not sample:
-        return False
-    odd = sum(1 for ch in sample if (ch < " " and ch not in _TEXT_CONTROLS) or ch == "\ufffd")
+    odd = sum(map(sample.count, _ODD))  # str.count runs in C: no per-character Python loop
     return odd > BINARY_SHARE * len(sample)
