@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from tasks.clean import article_from_entry, clean_html
+from tasks.clean_sites import SiteRules
 from tasks.errors import Disallowed, HostBusy, IngestError, NoContentError, ServerError
 from tasks.http import HttpClient
 from tasks.models import Article, FeedEntry, Outcome
@@ -42,6 +43,7 @@ class IngestServices:
     lease_ttl: int
     keep_duplicates: bool = True
     extra_tracking: tuple[str, ...] = ()
+    sites: SiteRules | None = None  # optional per-site selectors (NEWS_SITES_FILE)
 
 
 def iso_now(now: float) -> str:
@@ -101,8 +103,8 @@ def fetch_and_clean(entry: FeedEntry, svc: IngestServices, now: float) -> Articl
         if exc.retry_after:
             svc.politeness.pause(url, exc.retry_after, now)
         raise
-    return clean_html(page.body, page.url, entry, encoding=page.encoding,
-                      fetched_at=iso_now(now), extra_tracking=svc.extra_tracking)  # fmt: skip
+    return clean_html(page.body, page.url, entry, encoding=page.encoding, fetched_at=iso_now(now),
+                      extra_tracking=svc.extra_tracking, sites=svc.sites)  # fmt: skip
 
 
 def check_duplicate(

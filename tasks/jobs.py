@@ -90,7 +90,7 @@ def services(r: Resources) -> ingest_stage.IngestServices:
     return ingest_stage.IngestServices(
         http=r.http, politeness=r.politeness, seen=r.seen, duplicates=r.duplicates,
         lease_ttl=s.lease_ttl, keep_duplicates=s.duplicates == "keep",
-        extra_tracking=s.tracking_params,
+        extra_tracking=s.tracking_params, sites=r.sites,
     )  # fmt: skip
 
 

@@ -80,3 +80,25 @@ def test_clean_a_missing_file_is_one_line(tmp_path, capsys):
         capsys.readouterr().err
         == f"newsworker: cannot read {tmp_path / 'nope.html'}: No such file or directory\n"
     )
+
+
+def test_clean_applies_the_site_rules(tmp_path, capsys, monkeypatch):
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html><body><div class='story'><p>Only this paragraph is the story, as the site rule"
+        " says, and it is long enough to count.</p></div><article><p>A much longer teaser "
+        "that a general cleaner would pick, because it looks like an article with many words "
+        "in it, on and on and on, longer than the story itself by far.</p></article></body></html>"
+    )
+    sites = tmp_path / "sites.toml"
+    sites.write_text('[[sites]]\nhost = "news.example.com"\nbody = "div.story"\n')
+    monkeypatch.setenv("NEWS_SITES_FILE", str(sites))
+    assert (
+        main(["clean", str(page), "--url", "https://www.news.example.com/a", "--format", "json"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["body"].startswith("Only this paragraph")
+    sites.write_text('[[sites]]\nhost = "news.example.com"\n')
+    assert main(["clean", str(page), "--url", "https://news.example.com/a"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"newsworker: {sites}") and len(err.splitlines()) == 1

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from config.feeds import FeedsFileError
 from config.settings import SettingsError
+from tasks.clean_sites import SitesFileError
 from tasks.errors import IngestError
 from worker.connect import ConnectError
 
@@ -49,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (SettingsError, FeedsFileError, CliError, ConnectError, IngestError) as exc:
+    except (SettingsError, FeedsFileError, SitesFileError, CliError, ConnectError,
+            IngestError) as exc:  # fmt: skip
         print(f"newsworker: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

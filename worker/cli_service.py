@@ -95,13 +95,16 @@ def find_by_prefix(store, prefix: str):
 
 def cmd_clean(args) -> int:
     from tasks.clean import clean_html
+    from tasks.clean_sites import load_sites
     from worker.cli import CliError
 
     try:
         data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
-    article = clean_html(data, args.url)
+    settings = load_settings()
+    sites = load_sites(settings.sites_file) if settings.sites_file else None
+    article = clean_html(data, args.url, sites=sites)
     if args.format == "json":
         print(json.dumps(article.to_dict(), ensure_ascii=False, indent=1))
     else:

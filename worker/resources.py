@@ -14,6 +14,7 @@ from functools import cached_property
 import redis
 
 from config.settings import DEFAULT_REDIS_URL, Settings, load_settings
+from tasks.clean_sites import SiteRules, load_sites
 from tasks.http import HttpClient
 from tasks.keys import Keys
 from tasks.politeness import Politeness
@@ -54,6 +55,10 @@ class Resources:
     def duplicates(self) -> DuplicateIndex:
         s = self.settings
         return DuplicateIndex(self.redis, self.keys, ttl=s.neardup_ttl, distance=s.neardup_distance)
+
+    @cached_property
+    def sites(self) -> SiteRules | None:
+        return load_sites(self.settings.sites_file) if self.settings.sites_file else None
 
     @cached_property
     def store(self) -> ArticleStore:

@@ -145,6 +145,7 @@ class Service:
 def run_service(settings: Settings) -> int:
     """Check what the service needs, start it, and stop it cleanly on Ctrl-C / SIGTERM."""
     from config.feeds import load_feeds
+    from tasks.clean_sites import load_sites
     from tasks.store import open_store
 
     service = Service(settings)
@@ -162,6 +163,8 @@ def run_service(settings: Settings) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         feeds = load_feeds(settings.feeds_file)
+        if settings.sites_file:
+            load_sites(settings.sites_file)  # a bad site-rules file stops us here, not per page
         open_store(settings.store_url).close()
         if settings.redis_url:
             wait_for_redis(settings.redis_url, 3.0)
