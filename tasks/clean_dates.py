@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 from tasks.clean_dom import PageIndex
 from tasks.clean_jsonld import text_value
 from tasks.clean_meta import Meta
 from tasks.models import FeedEntry
+from tasks.values import parse_date
 
 PUBLISHED_META = ("article:published_time", "og:published_time", "datepublished",
                   "published_time", "article.published", "pubdate", "publishdate",
@@ -26,48 +26,6 @@ MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "mo
 _URL_DATE = re.compile(
     r"/((?:19|20)\d{2})[/\-]?(0[1-9]|1[0-2])[/\-]?(0[1-9]|[12]\d|3[01])(?:/|$|[-_])"
 )
-_COMPACT = re.compile(r"^((?:19|20)\d{2})(\d{2})(\d{2})$")
-MIN_YEAR, MAX_YEAR = 1990, 2100
-
-
-def parse_date(raw: str | None) -> str | None:
-    """An ISO 8601 string with offset for a date as pages write it, or None."""
-    if not raw or len(raw) > 64:
-        return None
-    raw = raw.strip()
-    when = _iso(raw) or _rfc2822(raw) or _compact(raw)
-    if when is None or not MIN_YEAR <= when.year <= MAX_YEAR:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.isoformat(timespec="seconds")
-
-
-def _iso(raw: str) -> datetime | None:
-    text = raw.replace(" ", "T", 1) if re.match(r"^\d{4}-\d\d-\d\d \d", raw) else raw
-    text = re.sub(r"(\.\d{1,6})\d*", r"\1", text)  # more fraction digits than Python reads
-    text = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", text)  # +0900 -> +09:00
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def _rfc2822(raw: str) -> datetime | None:
-    try:
-        return parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _compact(raw: str) -> datetime | None:
-    match = _COMPACT.match(raw)
-    if not match:
-        return None
-    try:
-        return datetime(*map(int, match.groups()))
-    except ValueError:
-        return None
 
 
 def date_in_url(url: str) -> str | None:

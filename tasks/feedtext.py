@@ -8,9 +8,10 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from html import unescape
 from html.parser import HTMLParser
+
+from tasks.values import parse_date
 
 
 @dataclass(frozen=True)
@@ -78,26 +79,10 @@ def _fold(text: str) -> str:
 
 def iso_date(raw: str | None, parsed=None) -> str | None:
     """A feed date as ISO 8601 with its own offset; feedparser's UTC tuple as the fallback."""
-    when = _parse_date(raw) if raw else None
-    if when is None and parsed:
-        when = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
-    return when.isoformat() if when else None
-
-
-def _parse_date(raw: str) -> datetime | None:
-    raw = raw.strip()
-    for parse in (parsedate_to_datetime, _fromiso):
-        try:
-            when = parse(raw)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            continue
-        if when is not None:
-            return when if when.tzinfo else when.replace(tzinfo=UTC)
-    return None
-
-
-def _fromiso(raw: str) -> datetime:
-    return datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    found = parse_date(raw)
+    if found is None and parsed:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC).isoformat()
+    return found
 
 
 def timestamp(iso: str | None) -> float | None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tasks.clean import clean_html
-from tasks.clean_dates import parse_date
 from tasks.clean_meta import clean_author, strip_site
 from tasks.models import Article
+from tasks.values import parse_date
 
 BODY = "<article><p>" + "A sentence of the story, with a comma and words. " * 4 + "</p></article>"
 
