@@ -53,9 +53,11 @@ class ServerError(TransientError):
 
 
 class HostBusy(TransientError):
-    """The host has no rate token now: defer the task, it is not a failure."""
+    """The host has no rate token now: defer the task, it is not a failure. ``slot``: the
+    deferral ends at a request slot already booked for this task (no new token needed)."""
 
     kind = "host_busy"
+    slot = False
 
 
 # --- permanent kinds ---

@@ -50,15 +50,18 @@ def iso_now(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
 
 
-def ingest(entry: FeedEntry, svc: IngestServices, now: float) -> IngestResult:
-    """Take one entry as far as an article ready to store (see the module docstring)."""
+def ingest(
+    entry: FeedEntry, svc: IngestServices, now: float, *, slot: bool = False
+) -> IngestResult:
+    """Take one entry as far as an article ready to store (see the module docstring).
+    ``slot``: this run holds a request slot booked for its host (HostBusy.slot)."""
     if not svc.seen.lease(entry.key, svc.lease_ttl):
         return IngestResult(Outcome.LEASED, retry_in=float(svc.lease_ttl))
     if not entry.recrawl and svc.seen.is_seen(entry.key, now):
         svc.seen.release(entry.key)
         return IngestResult(Outcome.SEEN)
     try:
-        article = build_article(entry, svc, now)
+        article = build_article(entry, svc, now, slot)
     except Disallowed as exc:
         svc.seen.mark_seen(entry.key, now)  # skipped on purpose: never fetched, not retried
         svc.seen.release(entry.key)
@@ -72,12 +75,12 @@ def ingest(entry: FeedEntry, svc: IngestServices, now: float) -> IngestResult:
     return check_duplicate(entry, article, svc, now)
 
 
-def build_article(entry: FeedEntry, svc: IngestServices, now: float) -> Article:
+def build_article(entry: FeedEntry, svc: IngestServices, now: float, slot: bool) -> Article:
     """The page's article, or the feed entry's own content when the page fails for good."""
     if not entry.link:
         return article_from_entry(entry, fetched_at=iso_now(now))
     try:
-        return fetch_and_clean(entry, svc, now)
+        return fetch_and_clean(entry, svc, now, slot)
     except (HostBusy, Disallowed):
         raise
     except IngestError as exc:
@@ -88,15 +91,11 @@ def build_article(entry: FeedEntry, svc: IngestServices, now: float) -> Article:
         return article_from_entry(entry, fetched_at=iso_now(now))
 
 
-def fetch_and_clean(entry: FeedEntry, svc: IngestServices, now: float) -> Article:
+def fetch_and_clean(entry: FeedEntry, svc: IngestServices, now: float, slot: bool) -> Article:
     url = entry.link
     if not svc.politeness.allowed(url, now):
         raise Disallowed("robots.txt disallows this page", url=url)
-    wait = svc.politeness.wait_time(url, now)
-    if wait > 0:
-        raise HostBusy(
-            f"host over its rate budget, next slot in {wait:.1f}s", url=url, retry_after=wait
-        )
+    wait_for_slot(url, svc, now, slot)
     try:
         page = svc.http.get(url, kind="page")
     except ServerError as exc:
@@ -105,6 +104,20 @@ def fetch_and_clean(entry: FeedEntry, svc: IngestServices, now: float) -> Articl
         raise
     return clean_html(page.body, page.url, entry, encoding=page.encoding, fetched_at=iso_now(now),
                       extra_tracking=svc.extra_tracking, sites=svc.sites)  # fmt: skip
+
+
+def wait_for_slot(url: str, svc: IngestServices, now: float, slot: bool) -> None:
+    """Go on when this run may fetch from url's host now; else HostBusy with the wait (and
+    whether the slot at its end is booked for us). A booked slot needs no new token."""
+    if slot:
+        wait, booked = svc.politeness.paused_for(url, now), False
+    else:
+        wait, booked = svc.politeness.reserve(url, now)
+    if wait > 0:
+        busy = HostBusy(f"host over its rate budget, next slot in {wait:.1f}s", url=url,
+                        retry_after=wait)  # fmt: skip
+        busy.slot = booked
+        raise busy
 
 
 def check_duplicate(

@@ -95,30 +95,38 @@ def services(r: Resources) -> ingest_stage.IngestServices:
 
 
 @shared_task(bind=True, name="news.ingest_entry", ignore_result=True, max_retries=None)
-def ingest_entry(self, entry_data: dict, run_id: str | None = None) -> str:
-    """Fetch and clean one entry's page, then hand the article to `news.store_article`."""
+def ingest_entry(self, entry_data: dict, run_id: str | None = None, failures: int = 0,
+                 slot: bool = False) -> str:  # fmt: skip
+    """Fetch and clean one entry's page, then hand the article to `news.store_article`.
+    ``failures``: transient failures so far; ``slot``: a request slot is booked for this run."""
     r = resources()
     entry = FeedEntry.from_dict(entry_data)
     now = time.time()
+    again = {"entry_data": entry_data, "run_id": run_id, "failures": failures}
     try:
-        result = ingest_stage.ingest(entry, services(r), now)
-    except HostBusy as exc:  # not a failure: come back when the host has a token
-        raise self.retry(countdown=exc.retry_after or 1.0, max_retries=None) from None
+        result = ingest_stage.ingest(entry, services(r), now, slot=slot)
+    except HostBusy as exc:  # not a failure: come back at the host's next free slot
+        raise self.retry(args=(), kwargs={**again, "slot": exc.slot}, countdown=exc.retry_after or 1.0,
+                         max_retries=None) from None  # fmt: skip
     except IngestError as exc:  # transient (permanent ones are outcomes)
-        return retry_or_give_up(self, r, entry, exc, run_id)
+        return retry_or_give_up(self, r, entry, exc, again)
     if result.outcome is Outcome.LEASED:  # another worker has it; check again after its lease
-        raise self.retry(countdown=min(result.retry_in or 30.0, 60.0), max_retries=None)
+        raise self.retry(args=(), kwargs=again, countdown=min(result.retry_in or 30.0, 60.0),
+                         max_retries=None)  # fmt: skip
     return finish(r, entry, result, run_id)
 
 
-def retry_or_give_up(task, r: Resources, entry: FeedEntry, exc: IngestError, run_id) -> str:
-    retries = task.request.retries
+def retry_or_give_up(task, r: Resources, entry: FeedEntry, exc: IngestError, again: dict) -> str:
+    """Retry a transient failure with back-off, NEWS_FETCH_RETRIES times; then fall back to the
+    feed's own content, or record the entry as failed."""
+    failures, run_id = again["failures"], again["run_id"]
     log.warning("transient failure (%s, try %d) feed=%s url=%s entry=%s: %s",
-                exc.kind, retries + 1, entry.feed_id, entry.link, entry.key, exc)  # fmt: skip
+                exc.kind, failures + 1, entry.feed_id, entry.link, entry.key, exc)  # fmt: skip
     count(r, entry.feed_id, f"error_{exc.kind}")
-    if retries < r.settings.fetch_retries:
-        wait = max(backoff(retries), exc.retry_after or 0.0)
-        raise task.retry(countdown=wait, max_retries=None) from None
+    if failures < r.settings.fetch_retries:
+        wait = max(backoff(failures), exc.retry_after or 0.0)
+        raise task.retry(args=(), kwargs={**again, "failures": failures + 1}, countdown=wait,
+                         max_retries=None) from None  # fmt: skip
     article = ingest_stage.fallback_after_retries(entry, time.time())
     if article is None:
         return record_failure(r, entry, exc, run_id)

@@ -25,17 +25,21 @@ from tasks.robots import ALLOW_ALL, DISALLOW_ALL, RobotsRules, agent_token, pars
 log = logging.getLogger(__name__)
 
 MAX_PAUSE = 6 * 3600  # seconds: the longest a Retry-After may pause one host
+MAX_RESERVE = 600  # seconds: how far ahead a deferred task may book a host's next free slot
 UNREACHABLE_TTL = 600  # seconds: a robots.txt we could not fetch is tried again this soon
 LOCK_POLL = 0.05  # seconds between looks at the cache while another worker fetches robots.txt
 
-# KEYS: bucket hash, pause key, robots hash. ARGV: now, rate (tokens/s), burst.
+# KEYS: bucket hash, pause key, robots hash. ARGV: now, rate (tokens/s), burst, reserve (s).
 # A Crawl-delay in the cached robots.txt lowers the rate to 1/delay with a burst of 1.
 # The clock never runs backwards for a bucket (ts = max), so a worker whose clock lags
 # cannot refill tokens another worker already spent.
+# Reserve > 0: with no token now, the next free slot (at most that far ahead) is taken anyway
+# and the bucket goes into debt, so deferred tasks queue up at the host's rate instead of all
+# waking at the next token and competing again. Returns {wait, 1 if the slot is ours}.
 TAKE_TOKEN = """
 local now = tonumber(ARGV[1])
 local pause = tonumber(redis.call('GET', KEYS[2]))
-if pause and pause > now then return tostring(pause - now) end
+if pause and pause > now then return {tostring(pause - now), 0} end
 local rate, burst = tonumber(ARGV[2]), tonumber(ARGV[3])
 local delay = tonumber(redis.call('HGET', KEYS[3], 'delay'))
 if delay and delay > 0 then rate = math.min(rate, 1 / delay); burst = 1 end
@@ -44,11 +48,16 @@ local tokens = tonumber(state[1]) or burst
 local ts = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
 ts = math.max(ts, now)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+local wait, ours = 0, 1
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = (1 - tokens) / rate
+  if wait <= (tonumber(ARGV[4]) or 0) then tokens = tokens - 1 else ours = 0 end
+end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
-redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
-return tostring(wait)
+redis.call('EXPIRE', KEYS[1], math.ceil((burst - tokens) / rate) + 60)
+return {tostring(wait), ours}
 """
 
 # KEYS: pause key. ARGV: until (unix s), ttl (s). Keeps the later of two pauses.
@@ -75,10 +84,25 @@ class Politeness:
 
     def wait_time(self, url: str, now: float) -> float:
         """0.0 after taking a token for url's host, else seconds until one is due."""
+        return self._bucket(url, now, 0.0)[0]
+
+    def reserve(self, url: str, now: float) -> tuple[float, bool]:
+        """(wait, ours): 0.0 after taking a token now; else the seconds until the host's next
+        free slot and whether that slot is now ours (it is, up to MAX_RESERVE ahead, unless
+        the host is paused). A task holding a slot comes back then and fetches at once."""
+        return self._bucket(url, now, MAX_RESERVE)
+
+    def paused_for(self, url: str, now: float) -> float:
+        """Seconds url's host stays paused by a Retry-After (0.0 when it is not)."""
+        until = self.redis.get(self.keys.host_pause(host_of(url)))
+        return max(0.0, float(until) - now) if until else 0.0
+
+    def _bucket(self, url: str, now: float, reserve: float) -> tuple[float, bool]:
         host, origin = host_of(url), origin_of(url)
         keys = [self.keys.rate(host), self.keys.host_pause(host), self.keys.robots(origin)]
-        args = [repr(now), repr(self.rate_for(host)), self.settings.host_burst]
-        return float(self._take(keys=keys, args=args))
+        args = [repr(now), repr(self.rate_for(host)), self.settings.host_burst, repr(reserve)]
+        wait, ours = self._take(keys=keys, args=args)
+        return float(wait), bool(int(ours))
 
     def rate_for(self, host: str) -> float:
         """Requests/s for host: the NEWS_HOST_RATES entry for it or a parent domain, else NEWS_HOST_RATE."""

@@ -65,9 +65,10 @@ class CeleryProcs:
     def send(self, task: str, *args, queue: str) -> None:
         self.client.send_task(task, args=list(args), queue=queue)
 
-    def logs(self) -> str:
+    def logs(self, whole: bool = False) -> str:
+        """The processes' logs (the last 4,000 characters of each unless whole)."""
         return "\n".join(
-            f"--- {p.name} ---\n" + p.read_text(errors="replace")[-4000:]
+            f"--- {p.name} ---\n" + p.read_text(errors="replace")[0 if whole else -4000 :]
             for p in sorted(self.workdir.glob("*.log"))
         )
 

@@ -114,3 +114,21 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(pipeline_env, http_s
         assert all(store.stats(a.id)["revision"] == 1 for a in articles)
     finally:
         store.close()
+
+
+def test_one_hosts_pages_arrive_at_its_rate_each_deferred_once(
+    pipeline_env, http_server, store_url
+):
+    env, procs = pipeline_env
+    procs.env.update(NEWS_HOST_RATE="5", NEWS_HOST_BURST="1")
+    stories = serve_site(http_server, rss_count=8, atom_count=7)
+    procs.start_worker(concurrency=4)
+    procs.start_beat()
+    wait_until(lambda: len(read_articles(store_url)) >= len(stories), 90, "every story", procs)
+    arrivals = sorted(r.at for r in http_server.requests if r.path.startswith("/news/"))
+    assert len(arrivals) == len(stories)
+    busiest = max(sum(1 for t in arrivals if s <= t < s + 1.0) for s in arrivals)
+    assert busiest <= 1 + 5 + 1  # burst + rate, one of slack for timer edges
+    assert arrivals[-1] - arrivals[0] >= (len(stories) - 1) / 5 - 0.5
+    retries = procs.logs(whole=True).count("retry: Retry in")
+    assert 0 < retries <= len(stories)  # deferred, each at most once: its slot is booked

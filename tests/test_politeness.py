@@ -94,6 +94,24 @@ def test_token_bucket_rate_and_burst(politeness):
 
 
 @pytest.mark.integration
+def test_deferred_requests_book_slots_at_the_hosts_rate(politeness):
+    p = politeness(host_rate=2.0, host_burst=1)
+    url = "http://a.example/x"
+    got = [p.reserve(url, 1000.0) for _ in range(4)]
+    assert got == [(0.0, True), (0.5, True), (1.0, True), (1.5, True)]  # each its own slot
+    assert p.wait_time(url, 1001.0) == pytest.approx(1.0)  # booked slots are spent
+    far = politeness(host_rate=0.001, host_burst=1)
+    assert far.reserve("http://slow.example/", 1000.0) == (0.0, True)
+    wait, ours = far.reserve("http://slow.example/", 1000.0)
+    assert wait == pytest.approx(1000.0) and not ours  # past MAX_RESERVE: nothing booked
+    assert far.reserve("http://slow.example/", 1000.0) == (pytest.approx(1000.0), False)
+    p.pause(url, 30, 1000.0)
+    assert p.reserve(url, 1000.0) == (pytest.approx(30.0), False)
+    assert p.paused_for(url, 1010.0) == pytest.approx(20.0)
+    assert p.paused_for("http://b.example/", 1010.0) == 0.0
+
+
+@pytest.mark.integration
 def test_per_host_rate_overrides(politeness):
     p = politeness(host_rate=10.0, host_burst=1, host_rates=(("slow.example", 0.1),))
     for url in ("http://slow.example/", "http://www.slow.example/"):
