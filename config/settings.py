@@ -180,6 +180,9 @@ class Settings:
     fetch_retries: int = _setting(
         5, _int(0, 50), "Retries of a transient failure (timeouts, 5xx) before giving up."
     )
+    fetch_retry_backoff: float = _setting(
+        30.0, _float(0.1, 3600), "First back-off after a transient failure, doubled per retry, s."
+    )
     ca_bundle: str | None = _setting(
         None, _optional_text, "Extra CA bundle file for TLS (verification is always on)."
     )

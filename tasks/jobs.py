@@ -23,13 +23,12 @@ from worker.resources import Resources, resources
 
 log = logging.getLogger(__name__)
 
-RETRY_BASE = 30.0  # seconds; transient failures back off 30 s, 60 s, 120 s, ... with jitter
-RETRY_CAP = 3600.0
+RETRY_CAP = 3600.0  # seconds: the longest back-off between two tries of one page
 
 
-def backoff(retries: int, rng: random.Random | None = None) -> float:
-    """Exponential back-off with full jitter between half and all of the step."""
-    step = min(RETRY_CAP, RETRY_BASE * 2**retries)
+def backoff(retries: int, base: float, rng: random.Random | None = None) -> float:
+    """Exponential back-off (base, 2 base, 4 base, ...) with jitter between half and all of it."""
+    step = min(RETRY_CAP, base * 2**retries)
     return step * (0.5 + (rng or random).random() / 2)
 
 
@@ -124,7 +123,7 @@ def retry_or_give_up(task, r: Resources, entry: FeedEntry, exc: IngestError, aga
                 exc.kind, failures + 1, entry.feed_id, entry.link, entry.key, exc)  # fmt: skip
     count(r, entry.feed_id, f"error_{exc.kind}")
     if failures < r.settings.fetch_retries:
-        wait = max(backoff(failures), exc.retry_after or 0.0)
+        wait = max(backoff(failures, r.settings.fetch_retry_backoff), exc.retry_after or 0.0)
         raise task.retry(args=(), kwargs={**again, "failures": failures + 1}, countdown=wait,
                          max_retries=None) from None  # fmt: skip
     article = ingest_stage.fallback_after_retries(entry, time.time())

@@ -12,6 +12,7 @@ import pytest
 from tasks.store import open_store
 from tests.celeryproc import ROOT, CeleryProcs, flush_db, wait_until
 from tests.conftest import read_articles
+from tests.httpserver import Reply
 from tests.newssite import feeds_toml, serve_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -132,3 +133,21 @@ def test_one_hosts_pages_arrive_at_its_rate_each_deferred_once(
     assert arrivals[-1] - arrivals[0] >= (len(stories) - 1) / 5 - 0.5
     retries = procs.logs(whole=True).count("retry: Retry in")
     assert 0 < retries <= len(stories)  # deferred, each at most once: its slot is booked
+
+
+def test_a_page_that_keeps_failing_falls_back_to_the_feeds_content(
+    pipeline_env, http_server, store_url
+):
+    env, procs = pipeline_env
+    procs.env.update(NEWS_FETCH_RETRIES="2", NEWS_FETCH_RETRY_BACKOFF="0.2")
+    stories = serve_site(http_server, rss_count=3, atom_count=1)
+    broken = stories[0]
+    http_server.route(
+        f"/news/{broken.slug}.html", Reply(503, {"Content-Type": "text/html"}, "down")
+    )
+    procs.start_worker()
+    procs.start_beat()
+    wait_until(lambda: len(read_articles(store_url)) >= len(stories), 60, "every story", procs)
+    from_feed = next(a for a in read_articles(store_url) if a.title == broken.title)
+    assert from_feed.body == broken.paragraphs[0]  # the RSS item's description
+    assert len(http_server.hits(f"/news/{broken.slug}.html")) == 3  # first try + 2 retries
