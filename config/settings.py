@@ -176,6 +176,9 @@ class Settings:
     feed_max_bytes: int = _setting(
         10 * 1024 * 1024, _int(1024, 1 << 31), "Byte cap on a decoded feed body, bytes."
     )
+    feed_max_entries: int = _setting(
+        1000, _int(1, 1_000_000), "Entries taken from one feed poll at most (the newest)."
+    )
     fetch_max_redirects: int = _setting(5, _int(0, 20), "Redirect hops followed at most.")
     fetch_retries: int = _setting(
         5, _int(0, 50), "Retries of a transient failure (timeouts, 5xx) before giving up."

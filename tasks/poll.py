@@ -73,7 +73,8 @@ def poll_feed(feed: FeedSource, *, http, registry: FeedRegistry, seen, settings:
         if not recrawl and body_hash == state.body_hash:
             return run.finish(state, page, "unchanged")
         parsed = parse_feed(page.body, url=page.url, headers=page.headers, feed=feed)
-        new = _new_entries(parsed.entries, seen, now, recrawl)
+        entries = newest(parsed.entries, settings.feed_max_entries, feed.id)
+        new = _new_entries(entries, seen, now, recrawl)
     except HostBusy as exc:
         return run.deferred(state, exc)
     except IngestError as exc:
@@ -96,6 +97,16 @@ def conditional_headers(state: FeedState, recrawl: bool = False) -> dict[str, st
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
     return headers
+
+
+def newest(entries: list[FeedEntry], limit: int, feed_id: str) -> list[FeedEntry]:
+    """The newest ``limit`` entries (entries are oldest first): a feed of 50,000 items must not
+    become 50,000 page fetches in one poll."""
+    if len(entries) <= limit:
+        return entries
+    log.warning("feed has %d entries, only the newest %d are taken feed=%s", len(entries), limit,
+                feed_id)  # fmt: skip
+    return entries[-limit:]
 
 
 def _new_entries(entries: list[FeedEntry], seen, now: float, recrawl: bool) -> list[FeedEntry]:

@@ -183,3 +183,21 @@ def test_emit_runs_before_the_state_is_saved(env, http_server):
     result = poll(feed, NOW + 10, emit=got.extend)
     assert result.status == "ok" and got == result.entries and len(got) == 3
     assert http_server.hits("/e.xml")[1].headers.get("if-none-match") is None
+
+
+def test_a_huge_feed_gives_only_its_newest_entries(redis_client, keys, http_server):
+    items = "".join(
+        f"<item><guid>n{i}</guid><link>/s/{i}</link><title>Story {i}</title>"
+        f"<pubDate>Mon, 01 Jan 2024 {i // 60:02d}:{i % 60:02d}:00 GMT</pubDate></item>"
+        for i in range(300)
+    )
+    body = f'<rss version="2.0"><channel><title>Big</title>{items}</channel></rss>'
+    http_server.route("/big.xml", Reply(200, XML, body))
+    settings = load_settings({}, fetch_allow_private=True, feed_max_entries=50)
+    registry = FeedRegistry(redis_client, keys, settings)
+    feed = add(registry, http_server.url("/big.xml"))
+    http = HttpClient(settings)
+    result = poll_feed(feed, http=http, registry=registry, seen=SeenIndex(redis_client, keys, 60),
+                       settings=settings, now=NOW, rng=Zero())  # fmt: skip
+    http.close()
+    assert [e.title for e in result.entries] == [f"Story {i}" for i in range(250, 300)]
