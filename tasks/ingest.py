@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 
 from tasks.clean import article_from_entry, clean_html
 from tasks.clean_sites import SiteRules
-from tasks.errors import Disallowed, HostBusy, IngestError, NoContentError, ServerError
+from tasks.errors import (
+    Disallowed,
+    HostBusy,
+    IngestError,
+    NoContentError,
+    PermanentError,
+    ServerError,
+)
 from tasks.http import HttpClient
 from tasks.models import Article, FeedEntry, Outcome
 from tasks.politeness import Politeness
@@ -66,7 +73,7 @@ def ingest(
         svc.seen.mark_seen(entry.key, now)  # skipped on purpose: never fetched, not retried
         svc.seen.release(entry.key)
         return IngestResult(Outcome.DISALLOWED, error=exc)
-    except NoContentError as exc:
+    except PermanentError as exc:  # no page and nothing in the feed (NoContentError, ...)
         svc.seen.release(entry.key)
         return IngestResult(Outcome.FAILED, error=exc)
     except BaseException:
@@ -76,7 +83,9 @@ def ingest(
 
 
 def build_article(entry: FeedEntry, svc: IngestServices, now: float, slot: bool) -> Article:
-    """The page's article, or the feed entry's own content when the page fails for good."""
+    """The page's article, or the feed entry's own content when the page fails for good.
+    Not on a re-crawl: the stored article is better than the feed's teaser, so a page that
+    has gone (404, 403) leaves the stored article as it is and the failure is recorded."""
     if not entry.link:
         return article_from_entry(entry, fetched_at=iso_now(now))
     try:
@@ -84,7 +93,7 @@ def build_article(entry: FeedEntry, svc: IngestServices, now: float, slot: bool)
     except (HostBusy, Disallowed):
         raise
     except IngestError as exc:
-        if exc.transient:
+        if exc.transient or entry.recrawl:
             raise
         log.warning("page failed, using the feed's content: %s feed=%s url=%s entry=%s",
                     exc, entry.feed_id, entry.link, entry.key)  # fmt: skip

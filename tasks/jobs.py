@@ -16,7 +16,7 @@ from celery import shared_task
 
 from tasks import ingest as ingest_stage
 from tasks import poll
-from tasks.errors import HostBusy, IngestError
+from tasks.errors import HostBusy, IngestError, TransientError
 from tasks.models import Article, FeedEntry, Outcome
 from tasks.progress import RecrawlProgress
 from worker.resources import Resources, resources
@@ -93,26 +93,47 @@ def services(r: Resources) -> ingest_stage.IngestServices:
     )  # fmt: skip
 
 
+def countdown(seconds: float, settings) -> float:
+    """A delay Celery can hold safely: at least 0.5 s, at most RETRY_CAP and 80 % of the
+    visibility timeout (the Redis broker hands a message held longer than that to another
+    worker, and the task would then run twice)."""
+    return max(0.5, min(seconds, RETRY_CAP, 0.8 * settings.visibility_timeout))
+
+
 @shared_task(bind=True, name="news.ingest_entry", ignore_result=True, max_retries=None)
 def ingest_entry(self, entry_data: dict, run_id: str | None = None, failures: int = 0,
-                 slot: bool = False) -> str:  # fmt: skip
+                 slot_at: float | None = None) -> str:  # fmt: skip
     """Fetch and clean one entry's page, then hand the article to `news.store_article`.
-    ``failures``: transient failures so far; ``slot``: a request slot is booked for this run."""
+    ``failures``: transient failures so far; ``slot_at``: when the request slot booked for
+    this entry's host is due (a deferral ends there without taking a new token)."""
     r = resources()
     entry = FeedEntry.from_dict(entry_data)
     now = time.time()
     again = {"entry_data": entry_data, "run_id": run_id, "failures": failures}
+    if slot_at is not None and now < slot_at - 0.05:  # woke before the slot (clamped delay)
+        raise defer(self, r, {**again, "slot_at": slot_at}, slot_at - now)
     try:
-        result = ingest_stage.ingest(entry, services(r), now, slot=slot)
+        result = ingest_stage.ingest(entry, services(r), now, slot=slot_at is not None)
     except HostBusy as exc:  # not a failure: come back at the host's next free slot
-        raise self.retry(args=(), kwargs={**again, "slot": exc.slot}, countdown=exc.retry_after or 1.0,
-                         max_retries=None) from None  # fmt: skip
+        wait = exc.retry_after or 1.0
+        raise defer(self, r, {**again, "slot_at": now + wait if exc.slot else None}, wait) from None
     except IngestError as exc:  # transient (permanent ones are outcomes)
         return retry_or_give_up(self, r, entry, exc, again)
+    except Exception as exc:  # a bug, a lost Redis, a soft time limit: retried, then recorded
+        log.exception(
+            "ingest crashed feed=%s url=%s entry=%s", entry.feed_id, entry.link, entry.key
+        )
+        crash = TransientError(f"{type(exc).__name__}: {exc}", url=entry.link)
+        return retry_or_give_up(self, r, entry, crash, again)
     if result.outcome is Outcome.LEASED:  # another worker has it; check again after its lease
-        raise self.retry(args=(), kwargs=again, countdown=min(result.retry_in or 30.0, 60.0),
-                         max_retries=None)  # fmt: skip
+        raise defer(self, r, again, min(result.retry_in or 30.0, 60.0))
     return finish(r, entry, result, run_id)
+
+
+def defer(task, r: Resources, kwargs: dict, seconds: float):
+    """The retry that runs the task again in ``seconds`` (safely clamped) with ``kwargs``."""
+    return task.retry(args=(), kwargs=kwargs, countdown=countdown(seconds, r.settings),
+                      max_retries=None)  # fmt: skip
 
 
 def retry_or_give_up(task, r: Resources, entry: FeedEntry, exc: IngestError, again: dict) -> str:
@@ -124,8 +145,7 @@ def retry_or_give_up(task, r: Resources, entry: FeedEntry, exc: IngestError, aga
     count(r, entry.feed_id, f"error_{exc.kind}")
     if failures < r.settings.fetch_retries:
         wait = max(backoff(failures, r.settings.fetch_retry_backoff), exc.retry_after or 0.0)
-        raise task.retry(args=(), kwargs={**again, "failures": failures + 1}, countdown=wait,
-                         max_retries=None) from None  # fmt: skip
+        raise defer(task, r, {**again, "failures": failures + 1}, wait) from None
     article = ingest_stage.fallback_after_retries(entry, time.time())
     if article is None:
         return record_failure(r, entry, exc, run_id)
@@ -160,16 +180,29 @@ def record_failure(r: Resources, entry: FeedEntry, exc: IngestError | None, run_
     return Outcome.FAILED.value
 
 
-@shared_task(name="news.store_article", ignore_result=True, autoretry_for=(Exception,),
-             retry_backoff=5, retry_backoff_max=600, retry_jitter=True, max_retries=20)  # fmt: skip
-def store_article(
-    article_data: dict, entry_key: str | None = None, run_id: str | None = None
-) -> str:
-    """Upsert one article; only then is its entry marked seen."""
+STORE_RETRIES = (
+    20  # tries of one upsert (back-off 5 s doubling, at most RETRY_CAP) before it is recorded
+)
+
+
+@shared_task(bind=True, name="news.store_article", ignore_result=True, max_retries=None)
+def store_article(self, article_data: dict, entry_key: str | None = None,
+                  run_id: str | None = None) -> str:  # fmt: skip
+    """Upsert one article; only then is its entry marked seen. A store that keeps failing is
+    retried with back-off, then the article goes to the failed list (retry-failed resends it)."""
     r = resources()
     article = Article.from_dict(article_data)
     now = time.time()
-    outcome = r.store.upsert(article, ingest_stage.iso_now(now))
+    try:
+        outcome = r.store.upsert(article, ingest_stage.iso_now(now))
+    except Exception as exc:
+        tries = self.request.retries
+        log.warning("store failed (try %d) feed=%s url=%s id=%s: %s", tries + 1, article.feed_id,
+                    article.url, article.id, exc)  # fmt: skip
+        if tries < STORE_RETRIES:
+            raise self.retry(countdown=countdown(backoff(tries, 5.0), r.settings),
+                             max_retries=None) from None  # fmt: skip
+        return record_store_failure(r, article, entry_key, exc, run_id)
     r.duplicates.remember(article, now)
     if entry_key:
         r.seen.mark_seen(entry_key, now)
@@ -179,6 +212,19 @@ def store_article(
     progress(r, run_id, label)
     log.info("article %s feed=%s url=%s id=%s", label, article.feed_id, article.url, article.id)
     return label
+
+
+def record_store_failure(r: Resources, article: Article, entry_key, exc, run_id) -> str:
+    """The article could not be stored: keep it whole in the failed list, log it."""
+    error = {"kind": "store", "message": f"{type(exc).__name__}: {exc}"}
+    record = {"article": article.to_dict(), "entry_key": entry_key, "error": error,
+              "at": ingest_stage.iso_now(time.time())}  # fmt: skip
+    r.redis.rpush(r.keys.failed, json.dumps(record, ensure_ascii=False))
+    count(r, article.feed_id, "failed")
+    progress(r, run_id, "failed")
+    log.error("article not stored feed=%s url=%s id=%s: %s", article.feed_id, article.url,
+              article.id, error["message"])  # fmt: skip
+    return Outcome.FAILED.value
 
 
 @shared_task(name="news.recrawl", ignore_result=True)

@@ -36,3 +36,20 @@ def test_feeds_are_found_by_name_or_id(service, capsys, redis_client):
     assert "2 poll(s) sent" in capsys.readouterr().err
     assert redis_client.llen("feeds") == 2
     redis_client.delete("feeds")
+
+
+def test_retry_failed_resends_entries_and_articles_once(service, capsys, redis_client, keys):
+    import json
+
+    redis_client.delete("pages", "store")
+    failed = [{"entry": {"key": "k1", "feed_id": "world", "feed_url": "u", "link": "http://x/1"},
+               "error": {"kind": "not_found"}},
+              {"article": {"id": "a1", "title": "t"}, "entry_key": "k2", "error": {"kind": "store"}}]  # fmt: skip
+    redis_client.rpush(keys.failed, *(json.dumps(f) for f in failed))
+    assert main(["retry-failed"]) == 0
+    assert "2 failed entries sent again" in capsys.readouterr().err
+    assert redis_client.llen("pages") == 1 and redis_client.llen("store") == 1
+    assert redis_client.llen(keys.failed) == 0
+    assert main(["retry-failed"]) == 0  # nothing left: nothing sent twice
+    assert redis_client.llen("pages") == 1
+    redis_client.delete("pages", "store")

@@ -139,12 +139,11 @@ def test_a_page_that_keeps_failing_falls_back_to_the_feeds_content(
     pipeline_env, http_server, store_url
 ):
     env, procs = pipeline_env
-    procs.env.update(NEWS_FETCH_RETRIES="2", NEWS_FETCH_RETRY_BACKOFF="0.2")
+    procs.env.update(NEWS_FETCH_RETRIES="2", NEWS_FETCH_RETRY_BACKOFF="0.2",
+                     NEWS_VISIBILITY_TIMEOUT="5")  # fmt: skip
     stories = serve_site(http_server, rss_count=3, atom_count=1)
     broken = stories[0]
-    http_server.route(
-        f"/news/{broken.slug}.html", Reply(503, {"Content-Type": "text/html"}, "down")
-    )
+    http_server.route(f"/news/{broken.slug}.html", Reply(503, {"Content-Type": "text/html"}, "x"))
     procs.start_worker()
     procs.start_beat()
     wait_until(lambda: len(read_articles(store_url)) >= len(stories), 60, "every story", procs)

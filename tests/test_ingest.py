@@ -4,6 +4,7 @@ the HTTP client, and a local server. Each outcome of one entry, and what it leav
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -138,3 +139,10 @@ def test_the_same_story_under_another_url_is_a_duplicate(make_services, http_ser
     assert first.outcome is Outcome.STORED
     assert second.outcome is Outcome.DUPLICATE
     assert second.article.duplicate_of == first.article.id
+
+
+def test_a_recrawl_of_a_gone_page_keeps_the_stored_article(make_services, http_server):
+    entry = entry_for(http_server.url("/gone.html"), "<p>A one-line teaser.</p>")
+    result = ingest(replace(entry, recrawl=True), make_services(), time.time())
+    assert result.outcome is Outcome.FAILED and result.article is None  # no teaser over it
+    assert result.error.kind == "not_found"

@@ -94,17 +94,31 @@ def cmd_poll(args) -> int:
     return 0
 
 
+def send_again(app, record: dict) -> None:
+    """One failed-list record back into the pipeline: a page to fetch, or an article to store."""
+    if "article" in record:
+        app.send_task("news.store_article", args=[record["article"], record.get("entry_key")])
+    else:
+        app.send_task("news.ingest_entry", args=[{**record["entry"], "recrawl": True}, None])
+
+
 def cmd_retry_failed(args) -> int:
     settings = load_settings()
     client = connect_redis(settings)
     app = celery_app(settings)
     key = app.newsworker_keys.failed
+    pipe = client.pipeline(transaction=True)  # take the whole list at once: two runs never
+    pipe.lrange(key, 0, -1)  # both send (or both drop) the same entry
+    pipe.delete(key)
+    records = pipe.execute()[0]
     sent = 0
-    for raw in client.lrange(key, 0, -1):  # removed only once sent: nothing lost on a crash
-        entry = {**json.loads(raw)["entry"], "recrawl": True}
-        app.send_task("news.ingest_entry", args=[entry, None])
-        client.lpop(key)
-        sent += 1
+    try:
+        for raw in records:
+            send_again(app, json.loads(raw))
+            sent += 1
+    finally:
+        if sent < len(records):  # the broker failed part way: keep what was not sent
+            client.rpush(key, *records[sent:])
     print(
         f"newsworker: {sent} failed entr{'y' if sent == 1 else 'ies'} sent again", file=sys.stderr
     )
