@@ -11,6 +11,7 @@ import json
 import logging
 import random
 import time
+from contextlib import contextmanager
 
 from celery import shared_task
 
@@ -112,21 +113,52 @@ def ingest_entry(self, entry_data: dict, run_id: str | None = None, failures: in
     again = {"entry_data": entry_data, "run_id": run_id, "failures": failures}
     if slot_at is not None and now < slot_at - 0.05:  # woke before the slot (clamped delay)
         raise defer(self, r, {**again, "slot_at": slot_at}, slot_at - now)
+    with crash_guard(r, entry) as crashed_before:
+        if crashed_before:
+            return record_failure(r, entry, crashed_before, run_id)
+        return ingest_once(self, r, entry, now, again, slot_at)
+
+
+MAX_CRASHES = 3  # runs of one entry that killed their worker process before it is given up
+
+
+@contextmanager
+def crash_guard(r: Resources, entry: FeedEntry):
+    """Count runs of this entry that never ended: a page that kills the worker (out of memory,
+    a crash in a C library) comes back at once (reject on worker lost) and would loop forever.
+    Yields an error once it has done so MAX_CRASHES times, else None."""
+    key = r.keys.crashes(entry.key)
+    pipe = r.redis.pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, 86_400)
+    runs = pipe.execute()[0]
+    try:
+        yield (
+            IngestError(f"killed its worker {runs - 1} times", url=entry.link)
+            if runs > MAX_CRASHES
+            else None
+        )
+    finally:
+        r.redis.delete(key)  # not reached when the process dies
+
+
+def ingest_once(task, r: Resources, entry: FeedEntry, now: float, again: dict, slot_at) -> str:
+    run_id = again["run_id"]
     try:
         result = ingest_stage.ingest(entry, services(r), now, slot=slot_at is not None)
     except HostBusy as exc:  # not a failure: come back at the host's next free slot
         wait = exc.retry_after or 1.0
-        raise defer(self, r, {**again, "slot_at": now + wait if exc.slot else None}, wait) from None
+        raise defer(task, r, {**again, "slot_at": now + wait if exc.slot else None}, wait) from None
     except IngestError as exc:  # transient (permanent ones are outcomes)
-        return retry_or_give_up(self, r, entry, exc, again)
+        return retry_or_give_up(task, r, entry, exc, again)
     except Exception as exc:  # a bug, a lost Redis, a soft time limit: retried, then recorded
         log.exception(
             "ingest crashed feed=%s url=%s entry=%s", entry.feed_id, entry.link, entry.key
         )
         crash = TransientError(f"{type(exc).__name__}: {exc}", url=entry.link)
-        return retry_or_give_up(self, r, entry, crash, again)
+        return retry_or_give_up(task, r, entry, crash, again)
     if result.outcome is Outcome.LEASED:  # another worker has it; check again after its lease
-        raise defer(self, r, again, min(result.retry_in or 30.0, 60.0))
+        raise defer(task, r, again, min(result.retry_in or 30.0, 60.0))
     return finish(r, entry, result, run_id)
 
 

@@ -45,6 +45,10 @@ class Keys:
     def lease(self, entry_key: str) -> str:
         return f"{self.prefix}:lease:{entry_key}"
 
+    def crashes(self, entry_key: str) -> str:
+        """Counter: runs of one entry's ingest that never ended (the worker process died)."""
+        return f"{self.prefix}:crashes:{entry_key}"
+
     def content(self, content_hash: str) -> str:
         return f"{self.prefix}:content:{content_hash}"
 
