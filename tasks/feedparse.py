@@ -57,8 +57,20 @@ class ParsedFeed:
 
 def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = None,
                feed: FeedSource | None = None) -> ParsedFeed:  # fmt: skip
-    """Parse a feed's bytes (the URL only resolves relative links); FeedError when unusable."""
-    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    """Parse a feed's bytes (the URL only resolves relative links); FeedError when unusable,
+    never another exception: whatever else hostile bytes make a step raise (a RecursionError,
+    a TypeError on an odd value) is turned into a FeedError that names it."""
+    try:
+        return _parse(body, url, {k.lower(): v for k, v in (headers or {}).items()}, feed)
+    except FeedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - these bytes are unusable, say why
+        raise FeedError(
+            f"the feed could not be parsed: {type(exc).__name__}: {exc}", url=url
+        ) from exc
+
+
+def _parse(body: bytes, url: str, headers: dict[str, str], feed: FeedSource | None) -> ParsedFeed:
     if not body or not body.strip():
         raise FeedError("empty body: no feed", url=url)
     if is_json(body, headers.get("content-type", "")):

@@ -31,6 +31,8 @@ def parse_json_feed(
         doc = json.loads(body.decode("utf-8-sig", "replace"))
     except ValueError as exc:
         raise FeedError(f"not valid JSON: {exc}", url=url) from None
+    except RecursionError:  # "[" * 100000: the decoder recurses once per level
+        raise FeedError("not a usable JSON Feed: nested too deeply", url=url) from None
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith(
         "https://jsonfeed.org/version/"
     ):
@@ -69,7 +71,7 @@ def _entry(item: dict, url: str, doc: dict) -> RawEntry:
         summary=summary or (html_to_text(html)[:1000] if html else text and text[:1000]) or None,
         content=html or text,
         authors=_authors(item.get("authors") or item.get("author") or doc.get("authors") or doc.get("author")),
-        tags=tuple(t.strip() for t in item.get("tags") or [] if isinstance(t, str) and t.strip()),
+        tags=_tags(item.get("tags")),
         language=_str(item.get("language")),
         image_url=absolute(_str(item.get("image")) or _str(item.get("banner_image")), url),
     )  # fmt: skip
@@ -78,4 +80,11 @@ def _entry(item: dict, url: str, doc: dict) -> RawEntry:
 def _authors(value: Any) -> tuple[str, ...]:
     """1.1 has a list of authors, 1.0 one author object."""
     people = value if isinstance(value, list) else [value]
-    return tuple(p["name"].strip() for p in people if isinstance(p, dict) and _str(p.get("name")))
+    names = (_str(p.get("name")) for p in people if isinstance(p, dict))
+    return tuple(name for name in names if name)  # a number as a name is kept as its text
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    """The item's string tags; anything but a list of strings gives none."""
+    tags = value if isinstance(value, list) else []
+    return tuple(t.strip() for t in tags if isinstance(t, str) and t.strip())

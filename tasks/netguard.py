@@ -1,9 +1,10 @@
 """The SSRF guard: which resolved addresses we may connect to, enforced on every connection.
 
 This module owns the address policy (private, loopback, link-local, multicast, reserved,
-CGNAT and their IPv6 forms are refused unless the operator opens them) and a requests
-adapter whose urllib3 connections resolve the host, check EVERY address, and connect to the
-checked address itself. Checking after resolution, at connect time, is what keeps DNS
+CGNAT and their IPv6 forms, site-local fec0::/10 included, are refused unless the operator
+opens them; IPv4-mapped, 6to4 and Teredo addresses are judged by their IPv4 address) and a
+requests adapter whose urllib3 connections resolve the host, check EVERY address, and connect
+to the checked address itself. Checking after resolution, at connect time, is what keeps DNS
 rebinding and redirects out: no name is resolved twice. The Host header, TLS SNI and
 certificate checks still use the host name, because only the socket is ours.
 
@@ -73,15 +74,23 @@ class AddressPolicy:
 
 
 def unmap(ip: IPAddress) -> IPAddress:
-    """The IPv4 address inside an IPv4-mapped (::ffff:a.b.c.d) IPv6 address, else ip."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
+    """The IPv4 address an IPv6 address carries, else ip: IPv4-mapped (::ffff:a.b.c.d), 6to4
+    (2002::/16, RFC 3056) or Teredo (2001::/32, RFC 4380: the client's address). A packet to
+    a tunnel address ends at its IPv4 address (2002:7f00:1:: is 127.0.0.1), so it is judged
+    by that address."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return ip
+    for inner in (ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None):
+        if inner is not None:
+            return inner
     return ip
 
 
 def is_public(ip: IPAddress) -> bool:
     """A globally routable unicast address (not private, loopback, link-local, reserved...)."""
     if ip.version == 4 and ip in CGNAT:
+        return False
+    if ip.version == 6 and ip.is_site_local:  # fec0::/10: deprecated (RFC 3879), still private
         return False
     return ip.is_global and not (ip.is_reserved or ip.is_link_local or ip.is_loopback)
 

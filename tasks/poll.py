@@ -3,7 +3,9 @@
 ``poll_feed``: conditional GET (ETag / Last-Modified) -> 304 or the same body as last time
 ends here without parsing -> parse -> keep the entries not seen yet -> update the FeedState
 (validators, errors, interval, a permanent redirect) -> reschedule. Expected failures
-(IngestError) are a PollResult with status "error" and a backed-off schedule, never raised.
+(IngestError) are a PollResult with status "error" and a backed-off schedule, never raised;
+so is any other exception of the fetch-parse-check steps (logged with its traceback and
+recorded as a FeedError), so a broken feed never crashes the poll task nor escapes back-off.
 
 ``tick``: re-sync the feeds file when it changed, then claim the due feeds atomically.
 
@@ -22,7 +24,7 @@ from urllib.parse import urlsplit
 
 from config.feeds import FeedsFileError, FeedSource, load_feeds
 from config.settings import Settings
-from tasks.errors import ConnectError, HostBusy, IngestError
+from tasks.errors import ConnectError, FeedError, HostBusy, IngestError
 from tasks.feedparse import ParsedFeed, parse_feed
 from tasks.feedtext import timestamp
 from tasks.models import FeedEntry, FetchedPage
@@ -79,6 +81,9 @@ def poll_feed(feed: FeedSource, *, http, registry: FeedRegistry, seen, settings:
         return run.deferred(state, exc)
     except IngestError as exc:
         return run.failed(state, exc, url)
+    except Exception as exc:  # noqa: BLE001 - last resort: a broken feed never crashes the poll
+        log.exception("poll crashed feed=%s url=%s", feed.id, url)
+        return run.failed(state, FeedError(f"unexpected {type(exc).__name__}: {exc}", url=url), url)
     if parsed.bozo:
         log.warning("feed used despite errors feed=%s url=%s: %s", feed.id, page.url, parsed.bozo)
     if emit is not None and new:

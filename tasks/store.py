@@ -2,8 +2,10 @@
 
 Owned here: the tables (``articles``: every field of the record plus first_seen, last_seen,
 revision; ``revisions``: earlier versions), the upsert (by id, in one transaction, safe with
-several writer processes) and the read side. The SQL is shared; what differs between the
-backends (placeholders, connecting, locking, schemas) lives in the two small dialect classes.
+several writer processes; never letting an older version overwrite a newer one; NUL removed
+from every text, which PostgreSQL refuses) and the read side. The SQL is shared; what differs
+between the backends (placeholders, connecting, locking, schemas) lives in the two small
+dialect classes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Protocol
@@ -91,6 +93,34 @@ def _row_values(article: Article) -> list:
     ]
 
 
+def without_nul(article: Article) -> Article:
+    """The article with every NUL removed from its texts (authors and tags included):
+    PostgreSQL refuses NUL in text, and SQLite would store what PostgreSQL cannot."""
+    changes = {}
+    for f in fields(Article):
+        value = getattr(article, f.name)
+        if isinstance(value, str) and "\x00" in value:
+            changes[f.name] = value.replace("\x00", "")
+        elif isinstance(value, tuple | list) and any("\x00" in v for v in value):
+            changes[f.name] = tuple(v.replace("\x00", "") for v in value)
+    return replace(article, **changes) if changes else article
+
+
+def _instant(value: str | None) -> datetime | None:
+    """An ISO datetime as an aware datetime (naive = UTC); None when absent or unreadable."""
+    try:
+        when = datetime.fromisoformat((value or "").strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _older(incoming: str | None, stored: str | None) -> bool:
+    """True when the incoming version was fetched before the stored one (both readable)."""
+    new, old = _instant(incoming), _instant(stored)
+    return new is not None and old is not None and new < old
+
+
 def _article(row) -> Article:
     data = dict(zip(ARTICLE_FIELDS, row, strict=False))
     for name in LIST_FIELDS:
@@ -144,6 +174,7 @@ class SqlStore:
         Two writers inserting the same new id at once: the loser's INSERT fails on the primary
         key and it runs again, now finding the row (locked by the dialect's lock clause).
         """
+        article = without_nul(article)
         for attempt in range(4):
             try:
                 return self._upsert_once(article, now)
@@ -156,16 +187,19 @@ class SqlStore:
         raise AssertionError("unreachable")
 
     def _upsert_once(self, article: Article, now: str) -> Outcome:
+        """Unchanged, or an older version than the row (a delayed store message arriving after
+        a re-crawl stored a newer one, compared by fetched_at): only last_seen is touched, so
+        the older text never overwrites the newer."""
         with self.transaction() as cur:
             self.execute(
                 cur,
-                f"SELECT content_hash FROM articles WHERE id = ?{self.lock_clause}",
+                f"SELECT content_hash, fetched_at FROM articles WHERE id = ?{self.lock_clause}",
                 (article.id,),
             )
             row = cur.fetchone()
             if row is None:
                 return self._insert(cur, article, now)
-            if row[0] == article.content_hash:
+            if row[0] == article.content_hash or _older(article.fetched_at, row[1]):
                 self.execute(
                     cur, "UPDATE articles SET last_seen = ? WHERE id = ?", (now, article.id)
                 )

@@ -235,3 +235,27 @@ def test_guids_are_kept_as_written_so_keys_survive_a_move():
     new = parse_feed(body, url="https://new.example.org/rss").entries[0]
     assert old.entry_id == new.entry_id == "12345" and old.key == new.key
     assert new.link == "https://new.example.org/12345"  # a permalink GUID still gives a link
+
+
+JSON11 = b'{"version": "https://jsonfeed.org/version/1.1", "items": [%s]}'
+
+
+def test_odd_json_values_are_not_crashes():
+    item = b'{"id": "1", "title": "T", "authors": [{"name": 3}, {"name": " Ann "}], "tags": 5}'
+    entry = parse_feed(JSON11 % item, url=BASE).entries[0]
+    assert entry.authors == ("3", "Ann") and entry.tags == ()
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, JSON11 % (b"[" * 100_000 + b"]" * 100_000)])
+def test_deeply_nested_json_is_a_feed_error(body):
+    with pytest.raises(FeedError, match="nested too deeply"):
+        parse_feed(body, url=BASE, headers={"Content-Type": "application/feed+json"})
+
+
+def test_any_other_failure_of_a_step_is_a_feed_error(monkeypatch):
+    def broken(body, url):
+        raise KeyError("name")
+
+    monkeypatch.setattr("tasks.feedparse.parse_json_feed", broken)
+    with pytest.raises(FeedError, match="KeyError"):
+        parse_feed(JSON11 % b"", url=BASE)

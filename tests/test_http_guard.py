@@ -54,6 +54,31 @@ def test_allow_private_opens_private_but_not_metadata_nor_multicast():
         assert not policy.allows(address), address
 
 
+TUNNELLED = {
+    "2002:7f00:1::": "127.0.0.1",  # 6to4
+    "2002:a9fe:a9fe::1": "169.254.169.254",
+    "2002:a00:1::": "10.0.0.1",
+    "2001:0:4136:e378:8000:63bf:80ff:fffe": "127.0.0.1",  # Teredo: client bits inverted
+    "2001:0:4136:e378:8000:63bf:5601:5601": "169.254.169.254",
+}
+
+
+@pytest.mark.parametrize("address", sorted(TUNNELLED))
+def test_tunnel_addresses_are_judged_by_their_ipv4_address(address):
+    inner = TUNNELLED[address]
+    assert not AddressPolicy().allows(address)
+    assert AddressPolicy(allow_private=True).allows(address) == (inner != "169.254.169.254")
+    assert AddressPolicy(allow_networks=[f"{inner}/32"]).allows(address)
+
+
+def test_public_tunnel_addresses_and_site_local():
+    assert AddressPolicy().allows("2002:808:808::1")  # 6to4 of 8.8.8.8
+    assert AddressPolicy().allows("2001:0:4136:e378:8000:63bf:f7f7:f7f7")  # Teredo, 8.8.8.8
+    for address in ("fec0::1", "feff:ffff::1"):  # site-local fec0::/10 (RFC 3879)
+        assert not AddressPolicy().allows(address)
+        assert AddressPolicy(allow_private=True).allows(address)
+
+
 def test_allow_networks_opens_only_what_is_listed():
     policy = AddressPolicy(allow_networks=["127.0.0.0/8", "10.1.0.0/16"])
     assert policy.allows("127.0.0.1") and policy.allows("::ffff:127.0.0.1")

@@ -201,3 +201,23 @@ def test_a_huge_feed_gives_only_its_newest_entries(redis_client, keys, http_serv
                        settings=settings, now=NOW, rng=Zero())  # fmt: skip
     http.close()
     assert [e.title for e in result.entries] == [f"Story {i}" for i in range(250, 300)]
+
+
+def test_an_unexpected_crash_is_a_backed_off_feed_error(env, http_server, monkeypatch, caplog):
+    poll, registry, _ = env
+    http_server.route("/odd.xml", Reply(200, XML, RSS))
+    feed = add(registry, http_server.url("/odd.xml"))
+
+    def crash(*args, **kwargs):
+        raise AttributeError("'int' object has no attribute 'strip'")
+
+    monkeypatch.setattr("tasks.poll.parse_feed", crash)
+    with caplog.at_level("ERROR", logger="tasks.poll"):
+        result = poll(feed, NOW)
+    assert result.status == "error" and result.error["kind"] == "feed"
+    assert "AttributeError" in result.error["message"]
+    assert result.next_poll_at == NOW + 3600  # backed off like any error
+    state = registry.state("ex")
+    assert (state.error_count, state.error_kind) == (1, "feed")
+    assert "AttributeError" in state.error_message
+    assert f"feed=ex url={feed.url}" in caplog.text and "Traceback" in caplog.text

@@ -8,7 +8,7 @@ import pytest
 
 from tasks.dedupe import content_hash, entry_key
 from tasks.models import Article, article_id
-from tasks.seen import DuplicateIndex, SeenIndex
+from tasks.seen import CLAIM_TTL, DuplicateIndex, SeenIndex
 from tests.samples_dedupe import SAME_TEMPLATE_OTHER, SHORT_A, SHORT_B, WIRE, WIRE_SYNDICATED
 
 pytestmark = pytest.mark.integration
@@ -138,7 +138,9 @@ def test_near_duplicate_entries_age_out(redis_client, keys):
     assert len(band_keys) == 4 and all(0 < redis_client.ttl(k) <= 30 * DAY for k in band_keys)
     copy = article(WIRE_SYNDICATED, "https://paper.example/rates")
     assert index.find(copy, time.time()) is None
-    assert not list(redis_client.scan_iter(f"{keys.prefix}:sim:*"))  # stale members pruned
+    band_keys = list(redis_client.scan_iter(f"{keys.prefix}:sim:*"))
+    members = {m for k in band_keys for m in redis_client.hkeys(k)}
+    assert members == {copy.id.encode()}  # stale members pruned; the new copy's own claim left
 
 
 def test_crowded_sub_bucket_stays_exact(redis_client, keys):
@@ -194,3 +196,62 @@ def test_two_copies_at_the_same_moment_one_is_new(redis_client, keys):
     assert index.find(first, time.time()) is None  # neither is remembered (stored) yet
     assert index.find(second, time.time()) == first.id
     assert index.find(first, time.time()) is None  # its own claim is not a duplicate
+
+
+def test_near_duplicates_at_the_same_moment_one_is_new(redis_client, keys):
+    """Both find()'d before either is stored (remembered): the second is a duplicate."""
+    index = DuplicateIndex(redis_client, keys, ttl=30 * DAY, distance=3)
+    original = article(WIRE, "https://wire.example/rates")
+    copy = article(WIRE_SYNDICATED, "https://paper.example/rates")
+    now = time.time()
+    assert index.find(original, now) is None
+    assert index.find(copy, now) == original.id
+    third = article(WIRE_SYNDICATED, "https://other.example/rates")  # an exact copy of the copy
+    assert index.find(third, now) == original.id  # not the copy, which is never stored
+
+
+def test_claim_is_short_until_remembered(redis_client, keys):
+    index = DuplicateIndex(redis_client, keys, ttl=30 * DAY)
+    first = article(WIRE, "https://a.example.com/story")
+    now = time.time()
+    assert index.find(first, now) is None
+    content = keys.content(first.content_hash)
+    assert 0 < redis_client.ttl(content) <= CLAIM_TTL < 30 * DAY
+    index.remember(first, now)
+    assert CLAIM_TTL < redis_client.ttl(content) <= 30 * DAY
+    assert redis_client.get(content) == first.id.encode()
+    band = next(redis_client.scan_iter(f"{keys.prefix}:sim:*"))
+    assert not redis_client.hget(band, first.id).endswith(b":c")  # bands confirmed too
+
+
+def test_a_claim_never_stored_lapses(redis_client, keys):
+    """Found new, then never stored (drop mode): after CLAIM_TTL a copy is new, not a
+    duplicate of the missing id; remember() does not take over another article's body."""
+    index = DuplicateIndex(redis_client, keys, ttl=30 * DAY)
+    lost = article(WIRE, "https://a.example.com/lost")
+    now = time.time()
+    assert index.find(lost, now) is None
+    redis_client.delete(keys.content(lost.content_hash))  # what the short TTL does in an hour
+    later = article(WIRE, "https://b.example.com/later")
+    assert index.find(later, now + CLAIM_TTL + 1) is None  # the provisional bands lapsed too
+    index.remember(lost, now + CLAIM_TTL + 2)  # a late store of the first one
+    assert redis_client.get(keys.content(lost.content_hash)) == later.id.encode()
+
+
+def test_find_and_remember_are_one_round_trip_each(redis_client, keys, monkeypatch):
+    index = DuplicateIndex(redis_client, keys, ttl=30 * DAY)
+    warm = article(WIRE, "https://warm.example/1")
+    index.remember(warm, time.time())
+    index.find(warm, time.time())  # scripts loaded now
+    sent = []
+    real = redis_client.execute_command
+
+    def counting(*args, **options):
+        sent.append(args[0])
+        return real(*args, **options)
+
+    monkeypatch.setattr(redis_client, "execute_command", counting)
+    fresh = article(SAME_TEMPLATE_OTHER, "https://wire.example/cut")
+    assert index.find(fresh, time.time()) is None
+    index.remember(fresh, time.time())
+    assert sent == ["EVALSHA", "EVALSHA"]

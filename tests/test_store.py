@@ -166,3 +166,28 @@ def test_postgres_reconnects_after_the_server_drops_us():
         store.close()
         with psycopg.connect(TEST_POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_nul_characters_are_stripped_not_refused(store):
+    article = make(title="Headline\x00", body="Body\x00 text.", authors=("Ann\x00 Lee",),
+                   tags=("\x00Economy",), summary="Sum\x00mary")  # fmt: skip
+    assert store.upsert(article, "2024-05-02T10:00:00+00:00") is Outcome.STORED
+    loaded = store.get(article.id)
+    assert (loaded.title, loaded.body, loaded.summary) == ("Headline", "Body text.", "Summary")
+    assert (loaded.authors, loaded.tags) == (("Ann Lee",), ("Economy",))
+    assert store.upsert(article, "2024-05-03T10:00:00+00:00") is Outcome.UNCHANGED
+
+
+def test_an_older_version_never_overwrites_a_newer_one(store):
+    """A delayed store message (fetched earlier) arrives after a re-crawl stored a newer one."""
+    newer = make(body="Corrected text.", content_hash=content_hash("Corrected text."),
+                 fetched_at="2024-05-03T10:00:00+00:00")  # fmt: skip
+    older = make(fetched_at="2024-05-03T11:00:00+02:00")  # 09:00 UTC: an hour before
+    store.upsert(newer, "2024-05-03T10:00:00+00:00")
+    assert store.upsert(older, "2024-05-03T12:00:00+00:00") is Outcome.UNCHANGED
+    assert store.get(newer.id) == newer and store.revisions(newer.id) == []
+    assert store.stats(newer.id)["last_seen"] == "2024-05-03T12:00:00+00:00"
+    later = make(body="Third text.", content_hash=content_hash("Third text."),
+                 fetched_at="2024-05-04T10:00:00+00:00")  # fmt: skip
+    assert store.upsert(later, "2024-05-04T10:00:00+00:00") is Outcome.REVISED
+    assert store.revisions(newer.id) == [newer]
