@@ -48,6 +48,25 @@ def keys(redis_client):
 
 
 @pytest.fixture
+def count_commands(redis_client, monkeypatch):
+    """Call it to start recording the names of the commands redis_client sends; returns the
+    list they are appended to (round trips are design figures the tests check)."""
+
+    def start() -> list[str]:
+        sent: list[str] = []
+        real = redis_client.execute_command
+
+        def counting(*args, **options):
+            sent.append(args[0])
+            return real(*args, **options)
+
+        monkeypatch.setattr(redis_client, "execute_command", counting)
+        return sent
+
+    return start
+
+
+@pytest.fixture
 def http_server():
     with LocalServer() as server:
         yield server

@@ -122,14 +122,10 @@ def test_per_host_rate_overrides(politeness):
 
 
 @pytest.mark.integration
-def test_wait_time_is_one_redis_round_trip(politeness, redis_client, monkeypatch):
+def test_wait_time_is_one_redis_round_trip(politeness, count_commands):
     p = politeness()
     p.wait_time("http://a.example/", 1000.0)  # loads the script
-    calls = []
-    original = redis_client.execute_command
-    monkeypatch.setattr(
-        redis_client, "execute_command", lambda *a, **k: calls.append(a[0]) or original(*a, **k)
-    )
+    calls = count_commands()
     p.wait_time("http://a.example/", 1000.0)
     assert calls == ["EVALSHA"]
 

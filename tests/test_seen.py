@@ -33,18 +33,11 @@ def test_unseen_keeps_order_and_marks_stick(redis_client, keys):
     assert index.is_seen(entries[3], now) and not index.is_seen(entries[4], now)
 
 
-def test_unseen_is_one_round_trip(redis_client, keys, monkeypatch):
+def test_unseen_is_one_round_trip(redis_client, keys, count_commands):
     index = SeenIndex(redis_client, keys, ttl=90 * DAY)
     index.mark_many(keys_for(50), time.time())
     index.unseen(keys_for(1), time.time())  # the script is loaded now
-    sent = []
-    real = redis_client.execute_command
-
-    def counting(*args, **options):
-        sent.append(args[0])
-        return real(*args, **options)
-
-    monkeypatch.setattr(redis_client, "execute_command", counting)
+    sent = count_commands()
     fresh = index.unseen(keys_for(200), time.time())
     assert sent == ["EVALSHA"]  # one command for the whole poll
     assert len(fresh) == 150
@@ -238,19 +231,12 @@ def test_a_claim_never_stored_lapses(redis_client, keys):
     assert redis_client.get(keys.content(lost.content_hash)) == later.id.encode()
 
 
-def test_find_and_remember_are_one_round_trip_each(redis_client, keys, monkeypatch):
+def test_find_and_remember_are_one_round_trip_each(redis_client, keys, count_commands):
     index = DuplicateIndex(redis_client, keys, ttl=30 * DAY)
     warm = article(WIRE, "https://warm.example/1")
     index.remember(warm, time.time())
     index.find(warm, time.time())  # scripts loaded now
-    sent = []
-    real = redis_client.execute_command
-
-    def counting(*args, **options):
-        sent.append(args[0])
-        return real(*args, **options)
-
-    monkeypatch.setattr(redis_client, "execute_command", counting)
+    sent = count_commands()
     fresh = article(SAME_TEMPLATE_OTHER, "https://wire.example/cut")
     assert index.find(fresh, time.time()) is None
     index.remember(fresh, time.time())
