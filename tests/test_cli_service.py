@@ -102,3 +102,10 @@ def test_clean_applies_the_site_rules(tmp_path, capsys, monkeypatch):
     assert main(["clean", str(page), "--url", "https://news.example.com/a"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"newsworker: {sites}") and len(err.splitlines()) == 1
+
+
+def test_a_bad_date_is_refused_by_the_parser(filled, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["export", "--since", "last tuesday"])
+    assert stop.value.code == 2
+    assert "argument --since: expected a date like 2026-11-01" in capsys.readouterr().err

@@ -10,7 +10,7 @@ import uuid
 from config.feeds import feed_id_for
 from config.settings import load_settings
 from tasks.keys import Keys
-from worker.cli import CliError
+from worker.cli import CliError, date_arg
 from worker.connect import celery_app, connect_redis
 
 
@@ -19,7 +19,8 @@ def register(sub) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--feed", help="every entry of this feed (name or id)")
     what.add_argument("--url", help="one page")
-    what.add_argument("--since", help="every stored article published since DATE (YYYY-MM-DD)")
+    what.add_argument("--since", type=date_arg,
+                      help="every stored article published since DATE (YYYY-MM-DD)")  # fmt: skip
     what.add_argument("--all", action="store_true", help="every entry of every enabled feed")
     p.add_argument("--no-wait", action="store_true", help="start it and return")
     p.add_argument("--timeout", type=float, default=3600.0, help="stop watching after S seconds")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from config.settings import describe, load_settings
+from worker.cli import date_arg
 
 
 def register(sub) -> None:
@@ -16,7 +17,8 @@ def register(sub) -> None:
     p = sub.add_parser("export", help="stored articles to stdout (JSON Lines or text)")
     p.add_argument("--format", choices=("jsonl", "text"), default="jsonl")
     p.add_argument("--feed", help="only this feed (name or id)")
-    p.add_argument("--since", help="only articles published (or fetched) on or after DATE")
+    p.add_argument("--since", type=date_arg,
+                   help="only articles published (or fetched) on or after DATE")  # fmt: skip
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("show", help="one stored article's text rendering")
