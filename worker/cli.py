@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+
+import redis
 
 from config.feeds import FeedsFileError
 from config.settings import SettingsError
@@ -60,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if args.command != "run":  # the service logs; a command speaks through its own lines
+        logging.basicConfig(level=logging.ERROR, format="newsworker: %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
     except (SettingsError, FeedsFileError, SitesFileError, CliError, ConnectError,
@@ -68,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except redis.RedisError as exc:
+        print(f"newsworker: Redis: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # `newsworker export | head`
         return 0
     except OSError as exc:  # a file or directory the command needs, named by the OS
