@@ -5,8 +5,8 @@ Owned here: bounding the input (size and tag count) so that any page parses in b
 and memory; parsing once with BeautifulSoup on lxml; a single iterative post-order traversal
 (no recursion, so 50,000 nested divs are fine) that computes for every element its text and
 link-text length and paragraph scores bottom-up, prunes boilerplate subtrees (by tag, by
-class/id hints, hidden elements) and collects what metadata needs (meta, link, JSON-LD,
-title, <time>, rel=tag). The body chooser (tasks.clean_body) and metadata reader
+class/id hints, hidden elements; after it, listings of teaser <article>s beside a story)
+and collects what metadata needs (meta, link, JSON-LD, title, <time>, rel=tag). The body chooser (tasks.clean_body) and metadata reader
 (tasks.clean_meta) only read what this walk produced.
 """
 
@@ -55,6 +55,8 @@ _STRONG = re.compile(
 _POSITIVE = re.compile(r"(^|[-_ ])(article|story|entry|post|content|body|text|main|blog|prose)")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden")
 COMMA_CHARS = ",，、،"
+LISTING_MIN = 3  # sibling <article>s that make a listing of teasers
+STORY_MIN = 150  # paragraph characters of a story outside a listing that prunes it
 
 
 @dataclass(slots=True)
@@ -253,4 +255,81 @@ def walk(soup: BeautifulSoup) -> PageIndex:
                 if name == "html" and child.attrs.get("lang"):
                     index.lang = child.attrs["lang"]
                 stack.append((child, node, False))
+    prune_listings(index)
     return index
+
+
+def _listings(index: PageIndex) -> list[tuple[Tag, list[Tag]]]:
+    """Elements holding LISTING_MIN or more live sibling <article>s, with those articles."""
+    groups: dict[int, tuple[Tag, list[Tag]]] = {}
+    for tag in index.body_hints:
+        parent = tag.parent
+        if tag.name == "article" and parent is not None and id(tag) in index.nodes:
+            groups.setdefault(id(parent), (parent, []))[1].append(tag)
+    return [(h, m) for h, m in groups.values() if len(m) >= LISTING_MIN]
+
+
+def _scope(holder: Tag) -> Tag | None:
+    """The <article> the listing sits in (a live blog's posts are the story's own), if any."""
+    return next((a for a in holder.parents if a.name == "article"), None)
+
+
+def _story_beside(holder: Tag, members: list[Tag], index: PageIndex) -> bool:
+    """Whether a live container outside the listing (and outside the article holding it)
+    has at least as much paragraph text as the longest teaser: the page's story."""
+    need = max(STORY_MIN, max(index.nodes[id(m)].ptext for m in members))
+    scope = _scope(holder) or holder
+    around = {id(a) for a in scope.parents} | {id(scope)}
+    ranked = sorted(index.candidates, key=lambda t: index.nodes[id(t)].ptext, reverse=True)
+    for tag in ranked[:20]:
+        if index.nodes[id(tag)].ptext < need:
+            return False
+        if id(tag) in around:
+            continue
+        lineage = list(tag.parents)
+        if not any(a is scope for a in lineage) and _live(lineage, index):
+            return True
+    return False
+
+
+def _live(lineage: list[Tag], index: PageIndex) -> bool:
+    return not any(index.nodes[id(a)].pruned for a in lineage if id(a) in index.nodes)
+
+
+def _unhook(tag: Tag, index: PageIndex) -> None:
+    """Prune tag after the walk: its statistics are taken back from its ancestors."""
+    node, nodes = index.nodes[id(tag)], index.nodes
+    node.pruned = True
+    parent = nodes.get(id(tag.parent))
+    if parent is not None:
+        parent.grand -= node.direct
+    for anc in tag.parents:
+        up = nodes.get(id(anc))
+        if up is not None:
+            up.text -= node.text
+            up.links -= node.links
+            up.commas -= node.commas
+            up.ptext -= node.ptext
+
+
+def prune_listings(index: PageIndex) -> None:
+    """Repeated sibling <article>s are a listing of teasers, not the story: pruned (with
+    their holder when it holds nothing else) when the page has a story beside them."""
+    for holder, members in _listings(index):
+        if not _live([holder, *holder.parents], index):
+            continue  # already out with a pruned ancestor
+        if not _story_beside(holder, members, index):
+            continue
+        for member in members:
+            if not index.nodes[id(member)].pruned:
+                _unhook(member, index)
+        if _bare(holder, index):
+            _unhook(holder, index)
+
+
+def _bare(holder: Tag, index: PageIndex) -> bool:
+    """Whether a listing's holder has nothing left but its heading (and is no page root)."""
+    node = index.nodes.get(id(holder))
+    if node is None or node.pruned or holder.name in ("[document]", "html", "body", "main"):
+        return False
+    return node.ptext < MIN_PARAGRAPH
