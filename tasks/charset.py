@@ -16,15 +16,27 @@ log = logging.getLogger(__name__)
 PRESCAN_BYTES = 4096  # the HTML standard's prescan window for <meta charset>
 DETECT_BYTES = 200_000  # bytes given to charset-normalizer (enough, and bounded in time)
 
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-         (codecs.BOM_UTF16_BE, "utf-16-be"))  # fmt: skip
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:\-]+)""", re.IGNORECASE
 )
 # Labels that browsers read as windows-1252 (WHATWG Encoding): a page labelled latin-1 uses
 # the C1 range for curly quotes and dashes.
-_WESTERN = {"iso-8859-1", "latin-1", "latin1", "ascii", "us-ascii", "iso8859-1", "cp1252",
-            "windows-1252", "l1"}  # fmt: skip
+_WESTERN = {
+    "iso-8859-1",
+    "latin-1",
+    "latin1",
+    "ascii",
+    "us-ascii",
+    "iso8859-1",
+    "cp1252",
+    "windows-1252",
+    "l1",
+}
 
 
 def normalize_label(label: str | None) -> str | None:

@@ -17,8 +17,14 @@ class IngestError(Exception):
     kind = "error"
     transient = False
 
-    def __init__(self, message: str, *, url: str | None = None, status: int | None = None,
-                 retry_after: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.url = url
         self.status = status

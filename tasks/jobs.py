@@ -1,4 +1,4 @@
-"""The Celery tasks, and only them: thin shells that take clients from worker.resources, call
+"""The Celery tasks, and only them: thin shells that take clients from tasks.services, call
 the stage functions, and turn their results into follow-up tasks, retries and counters.
 
 Every task is idempotent (acks_late): an entry becomes "seen" only after its article is
@@ -15,12 +15,13 @@ from contextlib import contextmanager
 
 from celery import shared_task
 
-from tasks import ingest as ingest_stage
-from tasks import poll
+from tasks import services as task_services
 from tasks.errors import HostBusy, IngestError, TransientError
+from tasks.ingest import stage as ingest_stage
+from tasks.ingest.progress import RecrawlProgress
 from tasks.models import Article, FeedEntry, Outcome
-from tasks.progress import RecrawlProgress
-from worker.resources import Resources, resources
+from tasks.poll import stage as poll
+from tasks.services import Resources
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def progress(r: Resources, run_id: str | None, outcome: str) -> None:
 @shared_task(name="news.poll_due_feeds", ignore_result=True)
 def poll_due_feeds() -> int:
     """The beat tick: claim the feeds whose time has come, one poll task each."""
-    r = resources()
+    r = task_services.current()
     due = poll.tick(r.registry, r.settings.feeds_file, time.time())
     for feed_id in due:
         poll_feed.delay(feed_id)
@@ -61,7 +62,7 @@ def poll_due_feeds() -> int:
 @shared_task(name="news.poll_feed", ignore_result=True)
 def poll_feed(feed_id: str, recrawl: bool = False, run_id: str | None = None) -> dict:
     """Poll one feed; each new entry becomes one `news.ingest_entry`."""
-    r = resources()
+    r = task_services.current()
     feed = r.registry.feed(feed_id)
     if feed is None:
         log.warning("poll of an unknown feed skipped feed=%s", feed_id)
@@ -69,9 +70,16 @@ def poll_feed(feed_id: str, recrawl: bool = False, run_id: str | None = None) ->
             run.poll_done()
         return {"feed": feed_id, "status": "unknown"}
     try:
-        result = poll.poll_feed(feed, http=r.http, registry=r.registry, seen=r.seen,
-                                settings=r.settings, now=time.time(), recrawl=recrawl,
-                                emit=lambda entries: enqueue_entries(r, entries, run_id))  # fmt: skip
+        result = poll.poll_feed(
+            feed,
+            http=r.http,
+            registry=r.registry,
+            seen=r.seen,
+            settings=r.settings,
+            now=time.time(),
+            recrawl=recrawl,
+            emit=lambda entries: enqueue_entries(r, entries, run_id),
+        )
     finally:
         if run := run_progress(r, run_id):
             run.poll_done()
@@ -88,10 +96,15 @@ def enqueue_entries(r: Resources, entries: list[FeedEntry], run_id: str | None) 
 def services(r: Resources) -> ingest_stage.IngestServices:
     s = r.settings
     return ingest_stage.IngestServices(
-        http=r.http, politeness=r.politeness, seen=r.seen, duplicates=r.duplicates,
-        lease_ttl=s.lease_ttl, keep_duplicates=s.duplicates == "keep",
-        extra_tracking=s.tracking_params, sites=r.sites,
-    )  # fmt: skip
+        http=r.http,
+        politeness=r.politeness,
+        seen=r.seen,
+        duplicates=r.duplicates,
+        lease_ttl=s.lease_ttl,
+        keep_duplicates=s.duplicates == "keep",
+        extra_tracking=s.tracking_params,
+        sites=r.sites,
+    )
 
 
 def countdown(seconds: float, settings) -> float:
@@ -102,12 +115,17 @@ def countdown(seconds: float, settings) -> float:
 
 
 @shared_task(bind=True, name="news.ingest_entry", ignore_result=True, max_retries=None)
-def ingest_entry(self, entry_data: dict, run_id: str | None = None, failures: int = 0,
-                 slot_at: float | None = None) -> str:  # fmt: skip
+def ingest_entry(
+    self,
+    entry_data: dict,
+    run_id: str | None = None,
+    failures: int = 0,
+    slot_at: float | None = None,
+) -> str:
     """Fetch and clean one entry's page, then hand the article to `news.store_article`.
     ``failures``: transient failures so far; ``slot_at``: when the request slot booked for
     this entry's host is due (a deferral ends there without taking a new token)."""
-    r = resources()
+    r = task_services.current()
     entry = FeedEntry.from_dict(entry_data)
     now = time.time()
     again = {"entry_data": entry_data, "run_id": run_id, "failures": failures}
@@ -164,16 +182,24 @@ def ingest_once(task, r: Resources, entry: FeedEntry, now: float, again: dict, s
 
 def defer(task, r: Resources, kwargs: dict, seconds: float):
     """The retry that runs the task again in ``seconds`` (safely clamped) with ``kwargs``."""
-    return task.retry(args=(), kwargs=kwargs, countdown=countdown(seconds, r.settings),
-                      max_retries=None)  # fmt: skip
+    return task.retry(
+        args=(), kwargs=kwargs, countdown=countdown(seconds, r.settings), max_retries=None
+    )
 
 
 def retry_or_give_up(task, r: Resources, entry: FeedEntry, exc: IngestError, again: dict) -> str:
     """Retry a transient failure with back-off, NEWS_FETCH_RETRIES times; then fall back to the
     feed's own content, or record the entry as failed."""
     failures, run_id = again["failures"], again["run_id"]
-    log.warning("transient failure (%s, try %d) feed=%s url=%s entry=%s: %s",
-                exc.kind, failures + 1, entry.feed_id, entry.link, entry.key, exc)  # fmt: skip
+    log.warning(
+        "transient failure (%s, try %d) feed=%s url=%s entry=%s: %s",
+        exc.kind,
+        failures + 1,
+        entry.feed_id,
+        entry.link,
+        entry.key,
+        exc,
+    )
     count(r, entry.feed_id, f"error_{exc.kind}")
     if failures < r.settings.fetch_retries:
         wait = max(backoff(failures, r.settings.fetch_retry_backoff), exc.retry_after or 0.0)
@@ -207,8 +233,14 @@ def record_failure(r: Resources, entry: FeedEntry, exc: IngestError | None, run_
     r.seen.release(entry.key)
     count(r, entry.feed_id, "failed")
     progress(r, run_id, "failed")
-    log.error("entry failed (%s) feed=%s url=%s entry=%s: %s", error["kind"], entry.feed_id,
-              entry.link, entry.key, error["message"])  # fmt: skip
+    log.error(
+        "entry failed (%s) feed=%s url=%s entry=%s: %s",
+        error["kind"],
+        entry.feed_id,
+        entry.link,
+        entry.key,
+        error["message"],
+    )
     return Outcome.FAILED.value
 
 
@@ -218,22 +250,30 @@ STORE_RETRIES = (
 
 
 @shared_task(bind=True, name="news.store_article", ignore_result=True, max_retries=None)
-def store_article(self, article_data: dict, entry_key: str | None = None,
-                  run_id: str | None = None) -> str:  # fmt: skip
+def store_article(
+    self, article_data: dict, entry_key: str | None = None, run_id: str | None = None
+) -> str:
     """Upsert one article; only then is its entry marked seen. A store that keeps failing is
     retried with back-off, then the article goes to the failed list (retry-failed resends it)."""
-    r = resources()
+    r = task_services.current()
     article = Article.from_dict(article_data)
     now = time.time()
     try:
         outcome = r.store.upsert(article, ingest_stage.iso_now(now))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any store failure is retried, then recorded
         tries = self.request.retries
-        log.warning("store failed (try %d) feed=%s url=%s id=%s: %s", tries + 1, article.feed_id,
-                    article.url, article.id, exc)  # fmt: skip
+        log.warning(
+            "store failed (try %d) feed=%s url=%s id=%s: %s",
+            tries + 1,
+            article.feed_id,
+            article.url,
+            article.id,
+            exc,
+        )
         if tries < STORE_RETRIES:
-            raise self.retry(countdown=countdown(backoff(tries, 5.0), r.settings),
-                             max_retries=None) from None  # fmt: skip
+            raise self.retry(
+                countdown=countdown(backoff(tries, 5.0), r.settings), max_retries=None
+            ) from None
         return record_store_failure(r, article, entry_key, exc, run_id)
     r.duplicates.remember(article, now)
     if entry_key:
@@ -249,26 +289,40 @@ def store_article(self, article_data: dict, entry_key: str | None = None,
 def record_store_failure(r: Resources, article: Article, entry_key, exc, run_id) -> str:
     """The article could not be stored: keep it whole in the failed list, log it."""
     error = {"kind": "store", "message": f"{type(exc).__name__}: {exc}"}
-    record = {"article": article.to_dict(), "entry_key": entry_key, "error": error,
-              "at": ingest_stage.iso_now(time.time())}  # fmt: skip
+    record = {
+        "article": article.to_dict(),
+        "entry_key": entry_key,
+        "error": error,
+        "at": ingest_stage.iso_now(time.time()),
+    }
     r.redis.rpush(r.keys.failed, json.dumps(record, ensure_ascii=False))
     count(r, article.feed_id, "failed")
     progress(r, run_id, "failed")
-    log.error("article not stored feed=%s url=%s id=%s: %s", article.feed_id, article.url,
-              article.id, error["message"])  # fmt: skip
+    log.error(
+        "article not stored feed=%s url=%s id=%s: %s",
+        article.feed_id,
+        article.url,
+        article.id,
+        error["message"],
+    )
     return Outcome.FAILED.value
 
 
 @shared_task(name="news.recrawl", ignore_result=True)
-def recrawl(feed: str | None = None, url: str | None = None, since: str | None = None,
-            all: bool = False, run_id: str | None = None) -> dict:  # noqa: A002  # fmt: skip
+def recrawl(
+    feed: str | None = None,
+    url: str | None = None,
+    since: str | None = None,
+    all: bool = False,
+    run_id: str | None = None,
+) -> dict:
     """Re-crawl a feed (by name or id), one URL, the articles stored since a date, or all feeds."""
     from config.feeds import feed_id_for
-    from tasks import recrawl as plan
     from tasks.dedupe import canonical_url
+    from tasks.ingest import recrawl as plan
     from tasks.models import article_id
 
-    r = resources()
+    r = task_services.current()
     run = run_progress(r, run_id)
     if feed or all:
         if feed:

@@ -66,7 +66,9 @@ SELECT_ARTICLE = f"SELECT {', '.join(ARTICLE_FIELDS)} FROM articles"
 class ArticleStore(Protocol):
     def upsert(self, article: Article, now: str) -> Outcome: ...
     def get(self, article_id: str) -> Article | None: ...
-    def iter_articles(self, *, feed_id: str | None = None, since: str | None = None) -> Iterator[Article]: ...  # fmt: skip
+    def iter_articles(
+        self, *, feed_id: str | None = None, since: str | None = None
+    ) -> Iterator[Article]: ...
     def revisions(self, article_id: str) -> list[Article]: ...
     def stats(self, article_id: str) -> dict | None: ...
     def count(self) -> int: ...
@@ -223,8 +225,12 @@ class SqlStore:
         )
         assignments = ", ".join(f"{c} = ?" for c in RECORD_COLUMNS)
         values = [*_row_values(article)[1:], _sort_at(article), now, article.id]
-        self.execute(cur, f"UPDATE articles SET {assignments}, sort_at = ?, last_seen = ?, "
-                          "revision = revision + 1 WHERE id = ?", values)  # fmt: skip
+        self.execute(
+            cur,
+            f"UPDATE articles SET {assignments}, sort_at = ?, last_seen = ?, "
+            "revision = revision + 1 WHERE id = ?",
+            values,
+        )
         return Outcome.REVISED
 
     # reading
@@ -290,8 +296,9 @@ class SqliteStore(SqlStore):
     def __init__(self, path: str) -> None:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)  # fmt: skip
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")

@@ -29,15 +29,36 @@ class CeleryProcs:
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 (kept open for the child)
         cmd = [sys.executable, "-m", "celery", "-A", "worker.app", *args]
-        proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd,
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs[name] = proc
         return proc
 
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> subprocess.Popen:
         node = f"{name}-{uuid.uuid4().hex[:6]}@%h"
-        return self._spawn(name, ["worker", "-Q", "feeds,pages,store", "-c", str(concurrency),
-                                  "-P", "prefork", "-l", "info", "-n", node, "-E"])  # fmt: skip
+        return self._spawn(
+            name,
+            [
+                "worker",
+                "-Q",
+                "feeds,pages,store",
+                "-c",
+                str(concurrency),
+                "-P",
+                "prefork",
+                "-l",
+                "info",
+                "-n",
+                node,
+                "-E",
+            ],
+        )
 
     def start_beat(self) -> subprocess.Popen:
         return self._spawn(

@@ -10,12 +10,14 @@ import psycopg
 import pytest
 import redis
 
-from tasks.keys import Keys
+from tasks.rediskeys import Keys
 from tests.httpserver import LocalServer
 
 # Tests use their own database number on the machine's Redis, and a unique key prefix per
 # test so that concurrent runs never touch each other's keys.
 TEST_REDIS_URL = os.environ.get("NEWS_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+# The pipeline tests' own database (broker + state), flushed by them: one per concurrent run.
+E2E_REDIS_URL = os.environ.get("NEWS_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/8")
 TEST_POSTGRES_URL = os.environ.get(
     "NEWS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

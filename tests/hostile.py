@@ -259,9 +259,9 @@ def crawl_politely(redis_url: str, prefix: str, base: str, paths: list[str], wor
     """One OS process fetching paths, waiting as a re-queued task would (rate 5/s, burst 2)."""
     import redis
 
-    from tasks.http import HttpClient
-    from tasks.keys import Keys
-    from tasks.politeness import Politeness
+    from tasks.fetch.http import HttpClient
+    from tasks.fetch.politeness import Politeness
+    from tasks.rediskeys import Keys
 
     settings = hostile_settings(host_rate=POLITE_RATE, host_burst=POLITE_BURST)
     http = HttpClient(settings)
@@ -272,16 +272,19 @@ def crawl_politely(redis_url: str, prefix: str, base: str, paths: list[str], wor
         http.get(base + path, headers={"X-Worker": worker})
 
 
-def crawl_in_processes(server: LocalServer, prefix: str, paths: list[str], processes: int,
-                       redis_url: str | None = None) -> list[int | None]:  # fmt: skip
+def crawl_in_processes(
+    server: LocalServer, prefix: str, paths: list[str], processes: int, redis_url: str | None = None
+) -> list[int | None]:
     """Fetch paths from `processes` spawned OS processes sharing one host budget; exit codes."""
     import multiprocessing
 
     from tests.conftest import TEST_REDIS_URL
 
     spawn = multiprocessing.get_context("spawn")
-    args = [(redis_url or TEST_REDIS_URL, prefix, server.url(""), paths[n::processes], str(n))
-            for n in range(processes)]  # fmt: skip
+    args = [
+        (redis_url or TEST_REDIS_URL, prefix, server.url(""), paths[n::processes], str(n))
+        for n in range(processes)
+    ]
     workers = [spawn.Process(target=crawl_politely, args=a) for a in args]
     for w in workers:
         w.start()

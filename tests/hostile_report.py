@@ -34,9 +34,9 @@ REDIS_URL = os.environ.get("NEWS_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 def child(url: str, index: int) -> None:
     """Fetch one case and print {outcome, seconds, rss_mb} as JSON."""
-    from tasks.http import HttpClient
-    from tasks.keys import Keys
-    from tasks.politeness import Politeness
+    from tasks.fetch.http import HttpClient
+    from tasks.fetch.politeness import Politeness
+    from tasks.rediskeys import Keys
 
     case = CASES[index]
     settings = hostile_settings()
@@ -52,15 +52,24 @@ def child(url: str, index: int) -> None:
         r.delete(key)
     detail = _detail(result)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"outcome": outcome, "stage": stage, "seconds": seconds, "rss_mb": rss,
-                      "detail": detail}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "outcome": outcome,
+                "stage": stage,
+                "seconds": seconds,
+                "rss_mb": rss,
+                "detail": detail,
+            }
+        )
+    )
 
 
 def next_stage(case, page) -> str:
     """What the worker makes of a fetched body: the cleaner for pages, the parser for feeds."""
     from tasks.clean import clean_html
     from tasks.errors import IngestError
-    from tasks.feedparse import parse_feed
+    from tasks.feed.parse import parse_feed
 
     try:
         if case.kind == "feed":
@@ -84,12 +93,16 @@ def main() -> int:
     with quiet(LocalServer()) as server:
         install(server)
         rows = [_run(server, i) for i in range(len(CASES))]
-    print(f"{'case':30} {'expected':14} {'fetch':14} {'then (clean / parse)':24} "
-          f"{'seconds':>7} {'peak RSS MB':>11}  detail")  # fmt: skip
+    print(
+        f"{'case':30} {'expected':14} {'fetch':14} {'then (clean / parse)':24} "
+        f"{'seconds':>7} {'peak RSS MB':>11}  detail"
+    )
     for case, row in zip(CASES, rows, strict=True):
         mark = "" if row["outcome"] == case.expect else "  <-- UNEXPECTED"
-        print(f"{case.name:30} {case.expect:14} {row['outcome']:14} {row['stage']:24} "
-              f"{row['seconds']:7.2f} {row['rss_mb']:11.1f}  {row['detail'][:50]}{mark}")  # fmt: skip
+        print(
+            f"{case.name:30} {case.expect:14} {row['outcome']:14} {row['stage']:24} "
+            f"{row['seconds']:7.2f} {row['rss_mb']:11.1f}  {row['detail'][:50]}{mark}"
+        )
     polite_ok = politeness_run()
     ok = all(r["outcome"] == c.expect for c, r in zip(CASES, rows, strict=True))
     return 0 if ok and polite_ok else 1
@@ -110,11 +123,13 @@ def politeness_run(pages: int = 30, processes: int = 2) -> bool:
         r.delete(key)
     span = times[-1] - times[0]
     window = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
-    print(f"\npoliteness: {processes} processes, {len(times)} pages, one host, rate "
-          f"{POLITE_RATE:g}/s burst {POLITE_BURST}: span {span:.2f} s "
-          f"(ideal {(pages - POLITE_BURST) / POLITE_RATE:.2f} s), "
-          f"most requests in any 1 s window {window} (limit {POLITE_BURST + POLITE_RATE:g}), "
-          f"exit codes {codes}")  # fmt: skip
+    print(
+        f"\npoliteness: {processes} processes, {len(times)} pages, one host, rate "
+        f"{POLITE_RATE:g}/s burst {POLITE_BURST}: span {span:.2f} s "
+        f"(ideal {(pages - POLITE_BURST) / POLITE_RATE:.2f} s), "
+        f"most requests in any 1 s window {window} (limit {POLITE_BURST + POLITE_RATE:g}), "
+        f"exit codes {codes}"
+    )
     return codes == [0] * processes and window <= POLITE_BURST + POLITE_RATE
 
 
@@ -123,8 +138,13 @@ def _run(server: LocalServer, index: int) -> dict:
     cmd = [sys.executable, "-m", "tests.hostile_report", "--child", url, str(index)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if done.returncode:
-        return {"outcome": "crashed", "stage": "-", "seconds": 0.0, "rss_mb": 0.0,
-                "detail": done.stderr[-200:]}  # fmt: skip
+        return {
+            "outcome": "crashed",
+            "stage": "-",
+            "seconds": 0.0,
+            "rss_mb": 0.0,
+            "detail": done.stderr[-200:],
+        }
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -126,8 +126,9 @@ class SlowPage:
         return Reply(200, {"Content-Type": "text/html; charset=utf-8"}, self.html)
 
 
-def serve_site(server: LocalServer, rss_count: int = 12, atom_count: int = 10,
-               page_delay: float = 0.0) -> list[Story]:  # fmt: skip
+def serve_site(
+    server: LocalServer, rss_count: int = 12, atom_count: int = 10, page_delay: float = 0.0
+) -> list[Story]:
     """Route the two feeds and every story page; return all stories."""
     base = server.url("").rstrip("/")
     rss_stories = [make_story(n, "rss") for n in range(rss_count)]

@@ -6,7 +6,7 @@ import gzip
 import json
 
 from worker.cli import main
-from worker.cli_bench import aggregate, page_counts, shingles
+from worker.cli.bench import aggregate, page_counts, shingles
 
 
 def test_shingles_and_counts():

@@ -13,15 +13,27 @@ from tasks.models import article_id
 
 PAGES = Path(__file__).parent / "pages"
 CASES = sorted(p.stem for p in PAGES.glob("*.json"))
-FIELDS = ("title", "published_at", "updated_at", "source", "section", "language",
-          "image_url", "canonical_url")  # fmt: skip
+FIELDS = (
+    "title",
+    "published_at",
+    "updated_at",
+    "source",
+    "section",
+    "language",
+    "image_url",
+    "canonical_url",
+)
 
 
 def _clean(name: str):
     expected = json.loads((PAGES / f"{name}.json").read_text("utf-8"))
     html = (PAGES / f"{name}.html").read_bytes()
-    article = clean_html(html, expected["url"], encoding=expected.get("encoding"),
-                         fetched_at="2024-01-01T00:00:00+00:00")  # fmt: skip
+    article = clean_html(
+        html,
+        expected["url"],
+        encoding=expected.get("encoding"),
+        fetched_at="2024-01-01T00:00:00+00:00",
+    )
     return article, expected
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tasks.clean import clean_html
-from tasks.clean_hints import LdBody, shingles
+from tasks.clean.hints import LdBody, shingles
 
 URL = "https://news.example.com/2024/05/06/story"
 LINES = [
@@ -16,10 +16,13 @@ LINES = [
 
 
 def _page(body_html: str, article_body: str) -> str:
-    ld = json.dumps({"@type": "NewsArticle", "headline": "Library to close",
-                     "articleBody": article_body})  # fmt: skip
-    return (f'<html><head><script type="application/ld+json">{ld}</script></head>'
-            f"<body>{body_html}</body></html>")  # fmt: skip
+    ld = json.dumps(
+        {"@type": "NewsArticle", "headline": "Library to close", "articleBody": article_body}
+    )
+    return (
+        f'<html><head><script type="application/ld+json">{ld}</script></head>'
+        f"<body>{body_html}</body></html>"
+    )
 
 
 def test_shingles_and_ldbody():
@@ -48,6 +51,7 @@ def test_articlebody_picks_the_agreeing_container():
     story = "".join(f"<p>{line}</p>" for line in LINES)
     teaser = "Another story, with commas, about a different topic, and many, many words. "
     teasers = "".join(f'<div class="card"><p>{teaser * 2}</p></div>' for _ in range(6))
-    html = _page(f'<div class="river">{teasers}</div><div class="txt">{story}</div>',
-                 "\n".join(LINES))  # fmt: skip
+    html = _page(
+        f'<div class="river">{teasers}</div><div class="txt">{story}</div>', "\n".join(LINES)
+    )
     assert clean_html(html, URL).body == "\n\n".join(LINES)

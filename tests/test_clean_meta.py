@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tasks.clean import clean_html
-from tasks.clean_meta import clean_author, strip_site
+from tasks.clean.meta import clean_author, strip_site
+from tasks.formats import parse_date
 from tasks.models import Article
-from tasks.values import parse_date
 
 BODY = "<article><p>" + "A sentence of the story, with a comma and words. " * 4 + "</p></article>"
 
@@ -118,9 +118,18 @@ def test_strip_site_suffix_and_prefix():
 
 
 def _article(**kw) -> Article:
-    base = dict(id="i", url="u", canonical_url="u", title="Japan rejects offer", fetched_at="f",
-                content_hash="h", word_count=4, body="First para.\n\nSecond para.",
-                published_at="2019-09-06T17:05:12+09:00", source="The Japan Times")  # fmt: skip
+    base = dict(
+        id="i",
+        url="u",
+        canonical_url="u",
+        title="Japan rejects offer",
+        fetched_at="f",
+        content_hash="h",
+        word_count=4,
+        body="First para.\n\nSecond para.",
+        published_at="2019-09-06T17:05:12+09:00",
+        source="The Japan Times",
+    )
     return Article(**{**base, **kw})
 
 
@@ -133,8 +142,12 @@ def test_render_text_without_authors_section_or_tags():
 
 
 def test_render_text_with_authors_section_and_tags():
-    article = _article(authors=("Ann Lee", "Bo Chen"), section="English Press",
-                       tags=("Ambassador", "G7 Summit"), published_at="2019-09-06T00:30:00+09:00")  # fmt: skip
+    article = _article(
+        authors=("Ann Lee", "Bo Chen"),
+        section="English Press",
+        tags=("Ambassador", "G7 Summit"),
+        published_at="2019-09-06T00:30:00+09:00",
+    )
     expected = (
         "Japan rejects offer\n\n  \u2022 September 6, 2019\n  \u2022 Ann Lee, Bo Chen, The Japan Times\n"
         "  \u2022 English Press\n\nFirst para.\n\n\nSecond para.\n\n  \u2022 Ambassador\n  \u2022 G7 Summit\n"

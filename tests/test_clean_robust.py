@@ -72,8 +72,24 @@ def test_odd_urls_never_crash(url):
 
 def test_random_tag_soup_never_raises_anything_else():
     rng = random.Random(7)
-    pieces = ["<div>", "</div>", "<p>", "</p>", "<a href='x'>", "</a>", "text, words. ",
-              "<script>", "<!--", "-->", "<![CDATA[", "&amp;", "&#0;", "<br>", "\x00", "<li>"]  # fmt: skip
+    pieces = [
+        "<div>",
+        "</div>",
+        "<p>",
+        "</p>",
+        "<a href='x'>",
+        "</a>",
+        "text, words. ",
+        "<script>",
+        "<!--",
+        "-->",
+        "<![CDATA[",
+        "&amp;",
+        "&#0;",
+        "<br>",
+        "\x00",
+        "<li>",
+    ]
     for _ in range(30):
         html = "".join(rng.choice(pieces) for _ in range(400))
         with contextlib.suppress(NoContentError):
@@ -81,10 +97,17 @@ def test_random_tag_soup_never_raises_anything_else():
 
 
 def test_article_from_entry_uses_content_then_summary():
-    entry = FeedEntry(key="k", feed_id="f1", feed_url="https://news.example.com/feed",
-                      entry_id="guid-1", link=URL, title="Budget approved",
-                      content="<p>First paragraph of the story, long enough to count.</p><p>Second one.</p>",
-                      published="2024-01-02T10:00:00+00:00", feed_title="Example News")  # fmt: skip
+    entry = FeedEntry(
+        key="k",
+        feed_id="f1",
+        feed_url="https://news.example.com/feed",
+        entry_id="guid-1",
+        link=URL,
+        title="Budget approved",
+        content="<p>First paragraph of the story, long enough to count.</p><p>Second one.</p>",
+        published="2024-01-02T10:00:00+00:00",
+        feed_title="Example News",
+    )
     article = article_from_entry(entry, fetched_at="2024-01-02T11:00:00+00:00")
     assert article.paragraphs == [
         "First paragraph of the story, long enough to count.",
@@ -93,8 +116,9 @@ def test_article_from_entry_uses_content_then_summary():
     assert (article.title, article.source, article.url) == ("Budget approved", "Example News", URL)
     assert (article.feed_id, article.entry_id) == ("f1", "guid-1")
     assert article.published_at == "2024-01-02T10:00:00+00:00"
-    summary_only = FeedEntry(key="k", feed_id="f1", feed_url="https://news.example.com/feed",
-                             summary="Just  a\nsummary.")  # fmt: skip
+    summary_only = FeedEntry(
+        key="k", feed_id="f1", feed_url="https://news.example.com/feed", summary="Just  a\nsummary."
+    )
     assert article_from_entry(summary_only).body == "Just a summary."
     assert article_from_entry(summary_only).url == "https://news.example.com/feed"
 
@@ -105,9 +129,17 @@ def test_article_from_entry_without_text_raises():
 
 
 def test_entry_is_the_last_metadata_fallback():
-    entry = FeedEntry(key="k", feed_id="f", feed_url="https://x.example/feed", title="Feed title",
-                      published="2024-03-01T08:00:00+02:00", authors=("By Ann Lee",),
-                      tags=("Politics",), language="fr", feed_title="X News")  # fmt: skip
+    entry = FeedEntry(
+        key="k",
+        feed_id="f",
+        feed_url="https://x.example/feed",
+        title="Feed title",
+        published="2024-03-01T08:00:00+02:00",
+        authors=("By Ann Lee",),
+        tags=("Politics",),
+        language="fr",
+        feed_title="X News",
+    )
     article = clean_html("<html><body>" + PARA + "</body></html>", "https://x.example/a", entry)
     assert (article.title, article.source, article.language) == ("Feed title", "X News", "fr")
     assert article.published_at == "2024-03-01T08:00:00+02:00"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tasks.clean import clean_html
-from tasks.clean_sites import SitesFileError, load_sites
+from tasks.clean.sites import SitesFileError, load_sites
 
 SITES = """
 [[sites]]
@@ -56,16 +56,28 @@ def test_rule_that_matches_nothing_falls_back(sites):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[[sites]]\nhost = "a.com"\nbody = "div[["\n', "sites entry 1 (host 'a.com'): 'body' is not a valid CSS selector"),
-        ('[[sites]]\nhost = "a.com"\n', "sites entry 1 (host 'a.com'): 'body' must be a non-empty CSS selector"),
-        ('[[sites]]\nhost = "a.com"\nbody = "p"\ndrop = "x"\n', "'drop' must be a list of CSS selectors"),
+        (
+            '[[sites]]\nhost = "a.com"\nbody = "div[["\n',
+            "sites entry 1 (host 'a.com'): 'body' is not a valid CSS selector",
+        ),
+        (
+            '[[sites]]\nhost = "a.com"\n',
+            "sites entry 1 (host 'a.com'): 'body' must be a non-empty CSS selector",
+        ),
+        (
+            '[[sites]]\nhost = "a.com"\nbody = "p"\ndrop = "x"\n',
+            "'drop' must be a list of CSS selectors",
+        ),
         ('[[sites]]\nhost = "a.com"\nbody = "p"\nbodyy = "x"\n', "unknown key(s) bodyy"),
         ('[[sites]]\nhost = "https://a.com/"\nbody = "p"\n', "'host' must be a host name"),
-        ('[[sites]]\nhost = "a.com"\nbody = "p"\n[[sites]]\nhost = "A.com"\nbody = "p"\n', "sites entry 2 (host 'A.com'): host 'a.com' appears twice"),
+        (
+            '[[sites]]\nhost = "a.com"\nbody = "p"\n[[sites]]\nhost = "A.com"\nbody = "p"\n',
+            "sites entry 2 (host 'A.com'): host 'a.com' appears twice",
+        ),
         ("[[sites]\n", "not valid TOML"),
-        ('[feeds]\nx = 1\n', "expected only [[sites]] tables"),
+        ("[feeds]\nx = 1\n", "expected only [[sites]] tables"),
     ],
-)  # fmt: skip
+)
 def test_bad_file_names_file_and_entry(tmp_path, text, message):
     path = tmp_path / "sites.toml"
     path.write_text(text, "utf-8")

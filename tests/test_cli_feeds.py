@@ -10,8 +10,8 @@ import pytest
 
 from config.feeds import FeedSource, load_feeds
 from config.settings import load_settings
-from tasks.registry import FeedRegistry
-from tasks.schedule import FeedState
+from tasks.poll.registry import FeedRegistry
+from tasks.poll.schedule import FeedState
 from tests.conftest import TEST_REDIS_URL
 from tests.httpserver import Reply
 from worker.cli import main
@@ -105,10 +105,24 @@ def test_status_table(env, capsys, monkeypatch, redis_client, keys):
     monkeypatch.setenv("NEWS_REDIS_URL", TEST_REDIS_URL)
     monkeypatch.setenv("NEWS_REDIS_PREFIX", keys.prefix)
     registry = FeedRegistry(redis_client, keys, load_settings({}))
-    registry.sync([FeedSource("a", "Alpha", "https://a.example.com/rss"),
-                   FeedSource("b", "Beta", "https://b.example.com/rss", enabled=False)], 1e9)  # fmt: skip
-    registry.save_state(FeedState("a", last_poll=1e9, error_kind="not_found", error_status=404,
-                                  error_message="HTTP 404", error_count=2, error_since=1e9))  # fmt: skip
+    registry.sync(
+        [
+            FeedSource("a", "Alpha", "https://a.example.com/rss"),
+            FeedSource("b", "Beta", "https://b.example.com/rss", enabled=False),
+        ],
+        1e9,
+    )
+    registry.save_state(
+        FeedState(
+            "a",
+            last_poll=1e9,
+            error_kind="not_found",
+            error_status=404,
+            error_message="HTTP 404",
+            error_count=2,
+            error_since=1e9,
+        )
+    )
     redis_client.hset(keys.feed_stats("a"), mapping={"stored": 3, "revised": 1, "failed": 2})
     assert main(["status"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -7,7 +7,7 @@ import pytest
 
 from config.feeds import FeedSource
 from config.settings import load_settings
-from tasks.registry import FeedRegistry
+from tasks.poll.registry import FeedRegistry
 from tests.conftest import TEST_REDIS_URL
 from worker.cli import main
 
@@ -42,9 +42,13 @@ def test_retry_failed_resends_entries_and_articles_once(service, capsys, redis_c
     import json
 
     redis_client.delete("pages", "store")
-    failed = [{"entry": {"key": "k1", "feed_id": "world", "feed_url": "u", "link": "http://x/1"},
-               "error": {"kind": "not_found"}},
-              {"article": {"id": "a1", "title": "t"}, "entry_key": "k2", "error": {"kind": "store"}}]  # fmt: skip
+    failed = [
+        {
+            "entry": {"key": "k1", "feed_id": "world", "feed_url": "u", "link": "http://x/1"},
+            "error": {"kind": "not_found"},
+        },
+        {"article": {"id": "a1", "title": "t"}, "entry_key": "k2", "error": {"kind": "store"}},
+    ]
     redis_client.rpush(keys.failed, *(json.dumps(f) for f in failed))
     assert main(["retry-failed"]) == 0
     assert "2 failed entries sent again" in capsys.readouterr().err

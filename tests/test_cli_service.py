@@ -16,11 +16,21 @@ from worker.cli import main
 def article(n: int, feed: str, published: str) -> Article:
     story = make_story(n, feed)
     url = f"https://news.example.com/{feed}/{n}"
-    return Article(id=article_id(url), url=url, canonical_url=url, title=story.title,
-                   body=story.body, fetched_at="2026-11-02T00:00:00+00:00",
-                   content_hash=content_hash(story.body), word_count=len(story.body.split()),
-                   published_at=published, source="Example News", feed_id=feed,
-                   authors=("Ana Lima",), tags=("city",))  # fmt: skip
+    return Article(
+        id=article_id(url),
+        url=url,
+        canonical_url=url,
+        title=story.title,
+        body=story.body,
+        fetched_at="2026-11-02T00:00:00+00:00",
+        content_hash=content_hash(story.body),
+        word_count=len(story.body.split()),
+        published_at=published,
+        source="Example News",
+        feed_id=feed,
+        authors=("Ana Lima",),
+        tags=("city",),
+    )
 
 
 @pytest.fixture
@@ -28,9 +38,11 @@ def filled(monkeypatch, tmp_path):
     url = f"sqlite:///{tmp_path}/articles.db"
     monkeypatch.setenv("NEWS_STORE_URL", url)
     store = open_store(url)
-    items = [article(1, "world", "2026-10-01T10:00:00+02:00"),
-             article(2, "world", "2026-11-01T10:00:00+00:00"),
-             article(3, "sport", "2026-11-02T09:00:00-05:00")]  # fmt: skip
+    items = [
+        article(1, "world", "2026-10-01T10:00:00+02:00"),
+        article(2, "world", "2026-11-01T10:00:00+00:00"),
+        article(3, "sport", "2026-11-02T09:00:00-05:00"),
+    ]
     for item in items:
         store.upsert(item, "2026-11-02T00:00:00+00:00")
     store.close()

@@ -25,8 +25,11 @@ def test_every_role_is_a_service(compose):
     assert {"redis", "postgres", "feeds", "pages", "store", "beat", "flower"} <= set(services)
     beats = [n for n, s in services.items() if "beat" in (s.get("command") or [])]
     assert beats == ["beat"]
-    queues = {s["command"][s["command"].index("-Q") + 1] for s in services.values()
-              if "-Q" in (s.get("command") or [])}  # fmt: skip
+    queues = {
+        s["command"][s["command"].index("-Q") + 1]
+        for s in services.values()
+        if "-Q" in (s.get("command") or [])
+    }
     assert queues == {"feeds", "pages", "store"}
 
 
@@ -48,8 +51,13 @@ def test_commands_resolve(compose, service):
     command = compose["services"][service]["command"]
     assert command[:3] == ["celery", "-A", "worker.app"]
     sub = command[3]
-    out = subprocess.run([sys.executable, "-m", "celery", "-A", "worker.app", sub, "--help"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "worker.app", sub, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     known = out.stdout
     if sub == "flower":  # Flower's options are tornado options, not listed by --help

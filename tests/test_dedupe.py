@@ -4,36 +4,38 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.dedupe import (
-    bands,
-    canonical_url,
-    choose_canonical,
-    content_hash,
-    entry_key,
-    hamming,
-    near_dup_text,
-    registrable_domain,
-    simhash,
-)
+from tasks.dedupe.fingerprint import bands, content_hash, hamming, near_dup_text, simhash
+from tasks.dedupe.urls import canonical_url, choose_canonical, entry_key, registrable_domain
 from tests.samples_dedupe import SAME_TEMPLATE_OTHER, SHORT_A, SHORT_B, WIRE, WIRE_SYNDICATED
 
 URL_CASES = [
     # tracking parameters of the big referrers and mailers
-    ("https://www.bbc.com/news/world-123?utm_source=twitter&utm_medium=social&utm_campaign=bbc",
-     "https://www.bbc.com/news/world-123"),
-    ("https://www.theguardian.com/world/2024/x?CMP=share_btn_tw&fbclid=IwAR0abc",
-     "https://www.theguardian.com/world/2024/x"),
-    ("https://example.com/a?gclid=Cj0K&msclkid=9f&yclid=1&_ga=2.1.2&mc_cid=abc&mc_eid=def",
-     "https://example.com/a"),
-    ("https://www.nytimes.com/2024/05/01/us/story.html?smid=nytcore-ios-share&referringSource=articleShare",
-     "https://www.nytimes.com/2024/05/01/us/story.html?referringSource=articleShare"),
+    (
+        "https://www.bbc.com/news/world-123?utm_source=twitter&utm_medium=social&utm_campaign=bbc",
+        "https://www.bbc.com/news/world-123",
+    ),
+    (
+        "https://www.theguardian.com/world/2024/x?CMP=share_btn_tw&fbclid=IwAR0abc",
+        "https://www.theguardian.com/world/2024/x",
+    ),
+    (
+        "https://example.com/a?gclid=Cj0K&msclkid=9f&yclid=1&_ga=2.1.2&mc_cid=abc&mc_eid=def",
+        "https://example.com/a",
+    ),
+    (
+        "https://www.nytimes.com/2024/05/01/us/story.html?smid=nytcore-ios-share&referringSource=articleShare",
+        "https://www.nytimes.com/2024/05/01/us/story.html?referringSource=articleShare",
+    ),
     ("https://example.com/a?_hsenc=p2A&_hsmi=123&mkt_tok=eyJ&igshid=MzRl", "https://example.com/a"),
     ("https://example.com/a?pk_campaign=x&mtm_source=y&UTM_Source=z", "https://example.com/a"),
     # remaining query sorted, repeated and blank values kept
     ("https://example.com/search?q=b&page=2&a=", "https://example.com/search?a=&page=2&q=b"),
     ("https://example.com/list?id=2&id=1", "https://example.com/list?id=1&id=2"),
     # scheme, host, port, fragment
-    ("HTTPS://WWW.Example.COM:443/Path/Story?x=1#comments", "https://www.example.com/Path/Story?x=1"),
+    (
+        "HTTPS://WWW.Example.COM:443/Path/Story?x=1#comments",
+        "https://www.example.com/Path/Story?x=1",
+    ),
     ("http://example.com:80", "http://example.com/"),
     ("http://example.com:8080/a", "http://example.com:8080/a"),
     ("https://example.com./a#top", "https://example.com/a"),
@@ -47,15 +49,22 @@ URL_CASES = [
     ("https://amp.theguardian.com/world/2024/x", "https://www.theguardian.com/world/2024/x"),
     ("https://m.bbc.co.uk/news/world-1", "https://www.bbc.co.uk/news/world-1"),
     ("https://mobile.example.com/a", "https://www.example.com/a"),
-    ("https://www-example-com.cdn.ampproject.org/c/s/www.example.com/news/story-1/amp/",
-     "https://www.example.com/news/story-1/"),
-    ("https://www.google.com/amp/s/www.example.com/news/story-1.amp.html",
-     "https://www.example.com/news/story-1.html"),
+    (
+        "https://www-example-com.cdn.ampproject.org/c/s/www.example.com/news/story-1/amp/",
+        "https://www.example.com/news/story-1/",
+    ),
+    (
+        "https://www.google.com/amp/s/www.example.com/news/story-1.amp.html",
+        "https://www.example.com/news/story-1.html",
+    ),
     # not AMP / not mobile: left alone
     ("https://m.co/a", "https://m.co/a"),
-    ("https://www.example.com/ampersand-story?amplitude=3", "https://www.example.com/ampersand-story?amplitude=3"),
+    (
+        "https://www.example.com/ampersand-story?amplitude=3",
+        "https://www.example.com/ampersand-story?amplitude=3",
+    ),
     ("https://www.example.com/news?amp=0", "https://www.example.com/news?amp=0"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("url", "expected"), URL_CASES)
@@ -84,22 +93,32 @@ def test_registrable_domain():
 
 CANONICAL_CASES = [
     # AMP page declares the plain page: taken
-    ("https://www.example.com/news/story-1/amp/?utm_source=x", "https://www.example.com/news/story-1/",
-     "https://www.example.com/news/story-1/"),
+    (
+        "https://www.example.com/news/story-1/amp/?utm_source=x",
+        "https://www.example.com/news/story-1/",
+        "https://www.example.com/news/story-1/",
+    ),
     # same site, other host: taken
-    ("https://amp.example.com/story", "https://edition.example.com/2024/story?utm_medium=rss",
-     "https://edition.example.com/2024/story"),
+    (
+        "https://amp.example.com/story",
+        "https://edition.example.com/2024/story?utm_medium=rss",
+        "https://edition.example.com/2024/story",
+    ),
     # relative canonical resolved against the fetched URL
     ("https://www.example.com/a/b?x=1", "/a/b-story", "https://www.example.com/a/b-story"),
     # another site (syndication partner, spam): the fetched URL wins
     ("https://www.example.com/a", "https://other-news.net/a", "https://www.example.com/a"),
     # home page as canonical of every page (template bug): ignored
-    ("https://www.example.com/news/1", "https://www.example.com/", "https://www.example.com/news/1"),
+    (
+        "https://www.example.com/news/1",
+        "https://www.example.com/",
+        "https://www.example.com/news/1",
+    ),
     # nothing declared / not http
     ("https://www.example.com/a#x", None, "https://www.example.com/a"),
     ("https://www.example.com/a", "  ", "https://www.example.com/a"),
     ("https://www.example.com/a", "javascript:void(0)", "https://www.example.com/a"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("fetched", "declared", "expected"), CANONICAL_CASES)

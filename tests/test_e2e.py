@@ -11,13 +11,11 @@ import pytest
 
 from tasks.store import open_store
 from tests.celeryproc import ROOT, CeleryProcs, flush_db, wait_until
-from tests.conftest import read_articles
+from tests.conftest import E2E_REDIS_URL, read_articles
 from tests.httpserver import Reply
 from tests.newssite import feeds_toml, serve_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-E2E_REDIS_URL = "redis://127.0.0.1:6379/8"  # the pipeline tests' own database (broker + state)
 
 
 @pytest.fixture
@@ -78,10 +76,14 @@ def test_feeds_to_articles_once_then_conditional_get(pipeline_env, http_server, 
     for feed_id in ("test-rss", "test-atom"):
         procs.send("news.poll_feed", feed_id, queue="feeds")
     wait_until(
-        lambda: len(http_server.hits("/rss.xml")) > feed_polls[0]
-        and len(http_server.hits("/atom.xml")) > feed_polls[1],
-        30, "the second polls", procs,
-    )  # fmt: skip
+        lambda: (
+            len(http_server.hits("/rss.xml")) > feed_polls[0]
+            and len(http_server.hits("/atom.xml")) > feed_polls[1]
+        ),
+        30,
+        "the second polls",
+        procs,
+    )
     for path in ("/rss.xml", "/atom.xml"):
         again = http_server.hits(path)[-1]
         assert again.headers.get("if-none-match"), path
@@ -89,8 +91,14 @@ def test_feeds_to_articles_once_then_conditional_get(pipeline_env, http_server, 
     assert set(page_hits(http_server).values()) == {1}  # no page fetched again
     assert len(read_articles(store_url)) == len(stories)
 
-    export = subprocess.run([sys.executable, "-m", "worker.cli", "export"], env=procs.env,
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    export = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "export"],
+        env=procs.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert export.returncode == 0, export.stderr
     lines = [json.loads(line) for line in export.stdout.splitlines()]
     assert {rec["title"] for rec in lines} == {s.title for s in stories}
@@ -139,8 +147,9 @@ def test_a_page_that_keeps_failing_falls_back_to_the_feeds_content(
     pipeline_env, http_server, store_url
 ):
     env, procs = pipeline_env
-    procs.env.update(NEWS_FETCH_RETRIES="2", NEWS_FETCH_RETRY_BACKOFF="0.2",
-                     NEWS_VISIBILITY_TIMEOUT="5")  # fmt: skip
+    procs.env.update(
+        NEWS_FETCH_RETRIES="2", NEWS_FETCH_RETRY_BACKOFF="0.2", NEWS_VISIBILITY_TIMEOUT="5"
+    )
     stories = serve_site(http_server, rss_count=3, atom_count=1)
     broken = stories[0]
     http_server.route(f"/news/{broken.slug}.html", Reply(503, {"Content-Type": "text/html"}, "x"))

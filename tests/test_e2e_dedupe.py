@@ -12,13 +12,13 @@ import pytest
 
 from tasks.store import open_store
 from tests.celeryproc import ROOT, CeleryProcs, flush_db, wait_until
+from tests.conftest import E2E_REDIS_URL as REDIS_URL
 from tests.conftest import read_articles
 from tests.httpserver import Reply
 from tests.newssite import Conditional, make_story, page_html, rss
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REDIS_URL = "redis://127.0.0.1:6379/8"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 
@@ -55,32 +55,53 @@ def site(http_server, tmp_path):
     )
     http_server.route("/news/b.html", Reply(200, HTML, page_html(other_story)))
     http_server.route("/wire/a.html", Reply(200, HTML, syndicated(story)))
-    first = feed_of([("g1", story, f"{base}/news/a.html"),
-                     ("g2", story, f"{base}/news/a.html?utm_source=rss&amp;utm_medium=feed#top"),
-                     ("g3", story, f"{base}/amp/news/a.html"),
-                     ("g4", other_story, f"{base}/news/b.html")])  # fmt: skip
+    first = feed_of(
+        [
+            ("g1", story, f"{base}/news/a.html"),
+            ("g2", story, f"{base}/news/a.html?utm_source=rss&amp;utm_medium=feed#top"),
+            ("g3", story, f"{base}/amp/news/a.html"),
+            ("g4", other_story, f"{base}/news/b.html"),
+        ]
+    )
     second = rss([story], other).replace(f"{other}/news/{story.slug}.html", f"{other}/wire/a.html")
     http_server.route("/first.xml", Conditional(first, "application/rss+xml"))
     http_server.route("/second.xml", Conditional(second, "application/rss+xml"))
     feeds = tmp_path / "feeds.toml"
     feeds.write_text(f'[[feeds]]\nname = "First"\nurl = "{base}/first.xml"\n')
-    return {"story": story, "other": other_story, "feeds": feeds, "base": base,
-            "second_url": f"{base}/second.xml"}  # fmt: skip
+    return {
+        "story": story,
+        "other": other_story,
+        "feeds": feeds,
+        "base": base,
+        "second_url": f"{base}/second.xml",
+    }
 
 
 def test_one_record_per_story_and_recrawl(site, http_server, tmp_path):
     store_url = f"sqlite:///{tmp_path}/articles.db"
-    env = {"NEWS_REDIS_URL": REDIS_URL, "NEWS_STORE_URL": store_url,
-           "NEWS_FEEDS_FILE": str(site["feeds"]), "NEWS_DATA_DIR": str(tmp_path / "data"),
-           "NEWS_FETCH_ALLOW_PRIVATE": "1", "NEWS_HOST_RATE": "40", "NEWS_HOST_BURST": "10",
-           "NEWS_BEAT_TICK": "1"}  # fmt: skip
+    env = {
+        "NEWS_REDIS_URL": REDIS_URL,
+        "NEWS_STORE_URL": store_url,
+        "NEWS_FEEDS_FILE": str(site["feeds"]),
+        "NEWS_DATA_DIR": str(tmp_path / "data"),
+        "NEWS_FETCH_ALLOW_PRIVATE": "1",
+        "NEWS_HOST_RATE": "40",
+        "NEWS_HOST_BURST": "10",
+        "NEWS_BEAT_TICK": "1",
+    }
     flush_db(REDIS_URL)
     procs = CeleryProcs(env, tmp_path)
     try:
         procs.start_worker()
         procs.start_beat()
-        wait_until(lambda: len(http_server.hits("/news/b.html")) == 1
-                   and len(read_articles(store_url)) == 2, 60, "the first feed", procs)  # fmt: skip
+        wait_until(
+            lambda: (
+                len(http_server.hits("/news/b.html")) == 1 and len(read_articles(store_url)) == 2
+            ),
+            60,
+            "the first feed",
+            procs,
+        )
         # the three URLs of story a were all fetched, and made one record
         assert len(http_server.hits("/amp/news/a.html")) == 1
         by_title = {a.title: a for a in read_articles(store_url)}
@@ -100,11 +121,18 @@ def test_one_record_per_story_and_recrawl(site, http_server, tmp_path):
         store.close()
         time.sleep(1.1)  # last_seen has a resolution of one second
         changed = make_story(3, "local")
-        http_server.route("/news/b.html", Reply(200, HTML, page_html(changed).replace(
-            changed.title, site["other"].title)))  # fmt: skip
-        out = subprocess.run([sys.executable, "-m", "worker.cli", "recrawl", "--feed", "First",
-                              "--timeout", "60"], env=procs.env, cwd=ROOT, capture_output=True,
-                             text=True, timeout=90)  # fmt: skip
+        http_server.route(
+            "/news/b.html",
+            Reply(200, HTML, page_html(changed).replace(changed.title, site["other"].title)),
+        )
+        out = subprocess.run(
+            [sys.executable, "-m", "worker.cli", "recrawl", "--feed", "First", "--timeout", "60"],
+            env=procs.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         assert out.returncode == 0, out.stderr + procs.logs()
         assert "4/4 done" in out.stderr and "1 changed, 3 unchanged, 0 failed" in out.stderr
         store = open_store(store_url)

@@ -8,7 +8,7 @@ import pytest
 
 from config.feeds import FeedSource
 from tasks.errors import FeedError
-from tasks.feedparse import parse_feed, refuse_entities, to_utf8
+from tasks.feed.parse import parse_feed, refuse_entities, to_utf8
 
 FEEDS = Path(__file__).parent / "feeds"
 BASE = "https://fixture.example.com/feeds/"
@@ -256,6 +256,6 @@ def test_any_other_failure_of_a_step_is_a_feed_error(monkeypatch):
     def broken(body, url):
         raise KeyError("name")
 
-    monkeypatch.setattr("tasks.feedparse.parse_json_feed", broken)
+    monkeypatch.setattr("tasks.feed.parse.parse_json_feed", broken)
     with pytest.raises(FeedError, match="KeyError"):
         parse_feed(JSON11 % b"", url=BASE)

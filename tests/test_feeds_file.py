@@ -23,8 +23,16 @@ def test_a_table_with_every_key():
         'min_interval = 600\nmax_interval = 7200\ntags = ["world", "news"]\n'
         'language = "pt"\nenabled = false\n'
     )
-    assert feed == FeedSource("example-world", "Example World", "https://example.org/rss",
-                              600, 7200, ("world", "news"), "pt", False)  # fmt: skip
+    assert feed == FeedSource(
+        "example-world",
+        "Example World",
+        "https://example.org/rss",
+        600,
+        7200,
+        ("world", "news"),
+        "pt",
+        False,
+    )
     assert FeedSource.from_json(feed.to_json()) == feed
 
 
@@ -35,12 +43,14 @@ def test_a_table_with_every_key():
         ('[[feeds]]\nname = "A"\nurl = "ftp://a.example/rss"\n', "feed #1 ('A'): 'url' must be"),
         ('[[feeds]]\nname = "A"\nurl = "https://a/"\nmin_interval = 5\n', "'min_interval' must be"),
         ('[[feeds]]\nname = "A"\nurl = "https://a/"\ncolour = "red"\n', "unknown key(s) colour"),
-        ('[[feeds]]\nname = "A"\nurl = "https://a/"\n[[feeds]]\nname = "a"\nurl = "https://b/"\n',
-         "feed #2 ('a') has the same id as 'A'"),
+        (
+            '[[feeds]]\nname = "A"\nurl = "https://a/"\n[[feeds]]\nname = "a"\nurl = "https://b/"\n',
+            "feed #2 ('a') has the same id as 'A'",
+        ),
         ("[[feeds]\n", "not valid TOML"),
         ('[[feeds]]\nname = "A"\nurl = "https://a/"\nenabled = "yes"\n', "'enabled' must be"),
     ],
-)  # fmt: skip
+)
 def test_bad_entries_are_named(text, message):
     with pytest.raises(FeedsFileError) as err:
         parse_feeds(text, "f.toml")

@@ -1,4 +1,4 @@
-"""tasks.http against a hostile server on 127.0.0.1: classified errors, deadline, bounded memory."""
+"""tasks.fetch.http against a hostile server on 127.0.0.1: classified errors, deadline, bounded memory."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tasks.errors import BadUrl, ServerError, TooLarge, TooManyRedirects, WrongContentType
-from tasks.http import HttpClient, check_content_type
+from tasks.fetch.http import HttpClient, check_content_type
 from tests.hostile import CASES, Case, hostile_settings, install, run_case
 from tests.httpserver import LocalServer, Reply, quiet
 
@@ -195,7 +195,7 @@ def test_a_body_that_does_not_decompress_is_a_permanent_http_error(http_server):
 def test_classify_raw_network_exceptions():
     import ssl
 
-    from tasks.http import classify
+    from tasks.fetch.http import classify
 
     assert classify(TimeoutError("x"), "u", False).kind == "timeout"
     assert classify(ConnectionResetError("x"), "u", False).kind == "connect"

@@ -1,4 +1,4 @@
-"""The SSRF guard (tasks.netguard) on its own and inside HttpClient, with injected resolvers."""
+"""The SSRF guard (tasks.fetch.netguard) on its own and inside HttpClient, with injected resolvers."""
 
 from __future__ import annotations
 
@@ -8,17 +8,37 @@ import subprocess
 import pytest
 
 from tasks.errors import BlockedAddress, TlsError
-from tasks.http import HttpClient
-from tasks.netguard import AddressPolicy
+from tasks.fetch.http import HttpClient
+from tasks.fetch.netguard import AddressPolicy
 from tests.hostile import hostile_settings
 from tests.httpserver import LocalServer, Reply, quiet, serve_tls
 
 BLOCKED_BY_DEFAULT = [
-    "127.0.0.1", "127.8.9.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254",
-    "169.254.1.1", "100.64.0.1", "100.127.255.254", "0.0.0.0", "224.0.0.1", "239.1.1.1",
-    "240.0.0.1", "255.255.255.255", "::1", "::", "fc00::1", "fd12:3456::1", "fe80::1",
-    "ff02::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::ffff:10.1.2.3", "fd00:ec2::254",
-]  # fmt: skip
+    "127.0.0.1",
+    "127.8.9.1",
+    "10.0.0.1",
+    "172.16.5.4",
+    "192.168.1.1",
+    "169.254.169.254",
+    "169.254.1.1",
+    "100.64.0.1",
+    "100.127.255.254",
+    "0.0.0.0",
+    "224.0.0.1",
+    "239.1.1.1",
+    "240.0.0.1",
+    "255.255.255.255",
+    "::1",
+    "::",
+    "fc00::1",
+    "fd12:3456::1",
+    "fe80::1",
+    "ff02::1",
+    "::ffff:127.0.0.1",
+    "::ffff:169.254.169.254",
+    "::ffff:10.1.2.3",
+    "fd00:ec2::254",
+]
 PUBLIC = ["93.184.216.34", "8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"]
 
 
@@ -159,11 +179,27 @@ def certificate(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=news.test",
-         "-addext", "subjectAltName=DNS:news.test"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=news.test",
+            "-addext",
+            "subjectAltName=DNS:news.test",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return str(cert), str(key)
 
 

@@ -10,12 +10,13 @@ import pytest
 
 from config.settings import load_settings
 from tasks.dedupe import entry_key
+from tasks.dedupe.duplicates import DuplicateIndex
+from tasks.dedupe.seen import SeenIndex
 from tasks.errors import HostBusy, ServerError
-from tasks.http import HttpClient
-from tasks.ingest import IngestServices, ingest
+from tasks.fetch.http import HttpClient
+from tasks.fetch.politeness import Politeness
+from tasks.ingest.stage import IngestServices, ingest
 from tasks.models import FeedEntry, Outcome
-from tasks.politeness import Politeness
-from tasks.seen import DuplicateIndex, SeenIndex
 from tests.httpserver import Reply
 from tests.newssite import make_story, page_html
 
@@ -29,17 +30,22 @@ def make_services(redis_client, keys):
     clients = []
 
     def build(**overrides) -> IngestServices:
-        base = {"fetch_allow_private": True, "host_rate": 50.0, "host_burst": 10,
-                "fetch_deadline": 3.0}  # fmt: skip
+        base = {
+            "fetch_allow_private": True,
+            "host_rate": 50.0,
+            "host_burst": 10,
+            "fetch_deadline": 3.0,
+        }
         settings = load_settings({}, **(base | overrides))
         http = HttpClient(settings)
         clients.append(http)
         return IngestServices(
-            http=http, politeness=Politeness(redis_client, keys, settings, http),
+            http=http,
+            politeness=Politeness(redis_client, keys, settings, http),
             seen=SeenIndex(redis_client, keys, settings.seen_ttl),
             duplicates=DuplicateIndex(redis_client, keys, ttl=settings.neardup_ttl),
             lease_ttl=60,
-        )  # fmt: skip
+        )
 
     yield build
     for http in clients:
@@ -47,8 +53,15 @@ def make_services(redis_client, keys):
 
 
 def entry_for(url: str, content: str | None = None, guid: str = "g-1") -> FeedEntry:
-    return FeedEntry(key=entry_key(guid, url, None, None), feed_id="f", feed_url="http://f/",
-                     entry_id=guid, link=url, title="From the feed", content=content)  # fmt: skip
+    return FeedEntry(
+        key=entry_key(guid, url, None, None),
+        feed_id="f",
+        feed_url="http://f/",
+        entry_id=guid,
+        link=url,
+        title="From the feed",
+        content=content,
+    )
 
 
 def test_a_page_becomes_an_article_ready_to_store(make_services, http_server):
@@ -85,8 +98,10 @@ def test_nothing_to_build_is_a_failure_and_releases_the_lease(make_services, htt
 
 
 def test_robots_disallowed_pages_are_never_fetched(make_services, http_server):
-    http_server.route("/robots.txt", Reply(200, {"Content-Type": "text/plain"},
-                                           "User-agent: *\nDisallow: /private/\n"))  # fmt: skip
+    http_server.route(
+        "/robots.txt",
+        Reply(200, {"Content-Type": "text/plain"}, "User-agent: *\nDisallow: /private/\n"),
+    )
     svc = make_services()
     entry = entry_for(http_server.url("/private/a.html"), "<p>feed text</p>")
     result = ingest(entry, svc, time.time())

@@ -30,13 +30,13 @@ def test_countdowns_stay_under_the_visibility_timeout_and_the_cap():
 def worker_resources(monkeypatch, keys, tmp_path):
     """This process's clients, as a worker's, on the tests' Redis under the test's prefix."""
     from tests.conftest import TEST_REDIS_URL
-    from worker import resources
+    from worker import lifetime
 
     monkeypatch.setenv("NEWS_REDIS_URL", TEST_REDIS_URL)
     monkeypatch.setenv("NEWS_REDIS_PREFIX", keys.prefix)
     monkeypatch.setenv("NEWS_STORE_URL", f"sqlite:///{tmp_path}/a.db")
-    yield resources.reset()
-    resources.reset()
+    yield lifetime.reset()
+    lifetime.reset()
 
 
 @pytest.mark.integration

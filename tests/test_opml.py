@@ -45,8 +45,10 @@ def test_export_round_trip():
     assert again[0].tags == ("News", "World", "Europe")  # group + category, deduplicated
 
 
-@pytest.mark.parametrize("text", ["<opml><head/></opml>", "not xml",
-    '<!DOCTYPE x [<!ENTITY a "b">]><opml><body/></opml>'])  # fmt: skip
+@pytest.mark.parametrize(
+    "text",
+    ["<opml><head/></opml>", "not xml", '<!DOCTYPE x [<!ENTITY a "b">]><opml><body/></opml>'],
+)
 def test_bad_opml(text):
     with pytest.raises(FeedsFileError):
         parse_opml(text)

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tasks.http import HttpClient
-from tasks.politeness import Politeness, origin_of
-from tasks.robots import RobotsRules, agent_token, parse_robots
+from tasks.fetch.http import HttpClient
+from tasks.fetch.politeness import Politeness, origin_of
+from tasks.fetch.robots import RobotsRules, agent_token, parse_robots
 from tests.hostile import closed_port, crawl_in_processes, hostile_settings
 from tests.httpserver import Reply
 

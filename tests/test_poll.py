@@ -12,10 +12,10 @@ import pytest
 
 from config.feeds import FeedSource
 from config.settings import load_settings
-from tasks.http import HttpClient
-from tasks.poll import poll_feed
-from tasks.registry import FeedRegistry
-from tasks.seen import SeenIndex
+from tasks.dedupe.seen import SeenIndex
+from tasks.fetch.http import HttpClient
+from tasks.poll.registry import FeedRegistry
+from tasks.poll.stage import poll_feed
 from tests.httpserver import Reply
 
 pytestmark = pytest.mark.integration
@@ -31,15 +31,24 @@ class Zero(random.Random):
 
 @pytest.fixture
 def env(redis_client, keys):
-    settings = load_settings({}, fetch_allow_private=True, fetch_retries=0, fetch_deadline=5.0,
-                             fetch_connect_timeout=2.0)  # fmt: skip
+    settings = load_settings(
+        {}, fetch_allow_private=True, fetch_retries=0, fetch_deadline=5.0, fetch_connect_timeout=2.0
+    )
     http = HttpClient(settings)
     registry = FeedRegistry(redis_client, keys, settings)
     seen = SeenIndex(redis_client, keys, settings.seen_ttl)
 
     def poll(feed: FeedSource, now: float, **kw):
-        return poll_feed(feed, http=http, registry=registry, seen=seen, settings=settings,
-                         now=now, rng=Zero(), **kw)  # fmt: skip
+        return poll_feed(
+            feed,
+            http=http,
+            registry=registry,
+            seen=seen,
+            settings=settings,
+            now=now,
+            rng=Zero(),
+            **kw,
+        )
 
     yield poll, registry, seen
     http.close()
@@ -197,8 +206,15 @@ def test_a_huge_feed_gives_only_its_newest_entries(redis_client, keys, http_serv
     registry = FeedRegistry(redis_client, keys, settings)
     feed = add(registry, http_server.url("/big.xml"))
     http = HttpClient(settings)
-    result = poll_feed(feed, http=http, registry=registry, seen=SeenIndex(redis_client, keys, 60),
-                       settings=settings, now=NOW, rng=Zero())  # fmt: skip
+    result = poll_feed(
+        feed,
+        http=http,
+        registry=registry,
+        seen=SeenIndex(redis_client, keys, 60),
+        settings=settings,
+        now=NOW,
+        rng=Zero(),
+    )
     http.close()
     assert [e.title for e in result.entries] == [f"Story {i}" for i in range(250, 300)]
 
@@ -211,8 +227,8 @@ def test_an_unexpected_crash_is_a_backed_off_feed_error(env, http_server, monkey
     def crash(*args, **kwargs):
         raise AttributeError("'int' object has no attribute 'strip'")
 
-    monkeypatch.setattr("tasks.poll.parse_feed", crash)
-    with caplog.at_level("ERROR", logger="tasks.poll"):
+    monkeypatch.setattr("tasks.poll.stage.parse_feed", crash)
+    with caplog.at_level("ERROR", logger="tasks.poll.stage"):
         result = poll(feed, NOW)
     assert result.status == "error" and result.error["kind"] == "feed"
     assert "AttributeError" in result.error["message"]

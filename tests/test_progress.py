@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.progress import RecrawlProgress, render_progress
+from tasks.ingest.progress import RecrawlProgress, render_progress
 
 
 @pytest.mark.integration
@@ -14,8 +14,15 @@ def test_counters_follow_outcomes(redis_client, keys):
     progress.grow(2)
     for outcome in ("stored", "revised", "unchanged", "failed", "duplicate"):
         progress.add(outcome)
-    assert progress.snapshot() == {"total": 5, "done": 5, "changed": 3, "unchanged": 1,
-                                   "failed": 1, "remaining": 0, "polls": 0}  # fmt: skip
+    assert progress.snapshot() == {
+        "total": 5,
+        "done": 5,
+        "changed": 3,
+        "unchanged": 1,
+        "failed": 1,
+        "remaining": 0,
+        "polls": 0,
+    }
     assert 0 < redis_client.ttl(keys.recrawl("run-1")) <= 7 * 86_400
 
 
@@ -36,8 +43,15 @@ def test_start_resets_and_add_is_one_round_trip(redis_client, keys, monkeypatch)
     progress.add("unchanged")
     assert len(sent) == 1
     monkeypatch.undo()
-    assert progress.snapshot() == {"total": 4, "done": 1, "changed": 0, "unchanged": 1,
-                                   "failed": 0, "remaining": 3, "polls": 0}  # fmt: skip
+    assert progress.snapshot() == {
+        "total": 4,
+        "done": 1,
+        "changed": 0,
+        "unchanged": 1,
+        "failed": 0,
+        "remaining": 3,
+        "polls": 0,
+    }
 
 
 @pytest.mark.integration

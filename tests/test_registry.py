@@ -13,9 +13,9 @@ import redis
 
 from config.feeds import FeedSource
 from config.settings import load_settings
-from tasks.poll import tick
-from tasks.registry import NEW_FEED_SPREAD, FeedRegistry
-from tasks.schedule import FeedState
+from tasks.poll.registry import NEW_FEED_SPREAD, FeedRegistry
+from tasks.poll.schedule import FeedState
+from tasks.poll.stage import tick
 from tests.conftest import TEST_REDIS_URL
 
 pytestmark = pytest.mark.integration

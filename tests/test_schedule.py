@@ -6,7 +6,7 @@ import pytest
 
 from config.feeds import FeedSource
 from config.settings import load_settings
-from tasks.schedule import (
+from tasks.poll.schedule import (
     FeedState,
     after_error,
     after_success,
@@ -99,9 +99,15 @@ def test_header_hint(headers, expected):
 
 @pytest.mark.parametrize(
     "period, frequency, expected",
-    [("hourly", "1", 3600), ("daily", "4", 21600), ("weekly", None, 7 * D), ("bogus", "2", None),
-     (None, None, None), ("daily", "x", D)],
-)  # fmt: skip
+    [
+        ("hourly", "1", 3600),
+        ("daily", "4", 21600),
+        ("weekly", None, 7 * D),
+        ("bogus", "2", None),
+        (None, None, None),
+        ("daily", "x", D),
+    ],
+)
 def test_sy(period, frequency, expected):
     assert sy_seconds(period, frequency) == expected
 
@@ -115,7 +121,7 @@ def test_sy(period, frequency, expected):
         (6, 1800, D),
         (40, 1800, D),
         (1, 2 * D, 2 * D),
-    ],  # fmt: skip
+    ],
 )
 def test_backoff(errors, interval, expected):
     assert backoff_delay(interval, errors, S) == expected

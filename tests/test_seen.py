@@ -7,8 +7,9 @@ import time
 import pytest
 
 from tasks.dedupe import content_hash, entry_key
+from tasks.dedupe.duplicates import CLAIM_TTL, DuplicateIndex
+from tasks.dedupe.seen import SeenIndex
 from tasks.models import Article, article_id
-from tasks.seen import CLAIM_TTL, DuplicateIndex, SeenIndex
 from tests.samples_dedupe import SAME_TEMPLATE_OTHER, SHORT_A, SHORT_B, WIRE, WIRE_SYNDICATED
 
 pytestmark = pytest.mark.integration
@@ -91,9 +92,16 @@ def test_lease_is_exclusive_until_released_or_expired(redis_client, keys):
 
 
 def article(body: str, url: str) -> Article:
-    return Article(id=article_id(url), url=url, canonical_url=url, title="t", body=body,
-                   fetched_at="2024-05-01T00:00:00+00:00", content_hash=content_hash(body),
-                   word_count=len(body.split()))  # fmt: skip
+    return Article(
+        id=article_id(url),
+        url=url,
+        canonical_url=url,
+        title="t",
+        body=body,
+        fetched_at="2024-05-01T00:00:00+00:00",
+        content_hash=content_hash(body),
+        word_count=len(body.split()),
+    )
 
 
 def test_same_body_under_another_url_is_a_duplicate(redis_client, keys):
@@ -160,8 +168,10 @@ def test_dense_buckets_match_a_plain_set(redis_client, keys):
 
     rng = random.Random(6)
     index = SeenIndex(redis_client, keys, ttl=90 * DAY)
-    pool = [(bytes([rng.choice((0, 255)), rng.randrange(256)]) + rng.randbytes(14)).hex()
-            for _ in range(3000)]  # fmt: skip
+    pool = [
+        (bytes([rng.choice((0, 255)), rng.randrange(256)]) + rng.randbytes(14)).hex()
+        for _ in range(3000)
+    ]
     marked: set[str] = set()
     now = time.time()
     for _ in range(12):

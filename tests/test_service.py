@@ -33,14 +33,26 @@ def port_open(port: int) -> bool:
 
 
 def cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "worker.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def base_env(tmp_path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWS_")}
-    env.update({"PYTHONPATH": str(ROOT), "NEWS_DATA_DIR": str(tmp_path / "data"),
-                "NEWS_STORE_URL": f"sqlite:///{tmp_path}/data/articles.db"}, **extra)  # fmt: skip
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "NEWS_DATA_DIR": str(tmp_path / "data"),
+            "NEWS_STORE_URL": f"sqlite:///{tmp_path}/data/articles.db",
+        },
+        **extra,
+    )
     return env
 
 
@@ -72,7 +84,7 @@ def wait_for(check, timeout: float, what: str, proc: subprocess.Popen) -> None:
 def count_articles(store_url: str) -> int:
     try:
         store = open_store(store_url)
-    except Exception:  # not created yet
+    except Exception:  # noqa: BLE001 - not created yet
         return 0
     try:
         return store.count()
@@ -85,11 +97,23 @@ def test_run_on_embedded_defaults_collects_articles_and_stops_cleanly(tmp_path, 
     feeds = tmp_path / "feeds.toml"
     feeds.write_text(feeds_toml(http_server))
     flower = free_port()
-    env = base_env(tmp_path, NEWS_FEEDS_FILE=str(feeds), NEWS_FETCH_ALLOW_PRIVATE="1",
-                   NEWS_FLOWER_PORT=str(flower), NEWS_HOST_RATE="50", NEWS_BEAT_TICK="1")  # fmt: skip
+    env = base_env(
+        tmp_path,
+        NEWS_FEEDS_FILE=str(feeds),
+        NEWS_FETCH_ALLOW_PRIVATE="1",
+        NEWS_FLOWER_PORT=str(flower),
+        NEWS_HOST_RATE="50",
+        NEWS_BEAT_TICK="1",
+    )
     log = open(tmp_path / "run.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "worker.cli", "run"], env=env, cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "run"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         store_url = env["NEWS_STORE_URL"]
         wait_for(lambda: count_articles(store_url) == len(stories), 90, "articles", proc)

@@ -29,13 +29,19 @@ def test_defaults_without_environment():
         ({"NEWS_FETCH_ALLOW_PRIVATE": "0"}, "fetch_allow_private", False),
         ({"NEWS_HOST_RATE": "2.5"}, "host_rate", 2.5),
         ({"NEWS_SEEN_TTL": "86_400"}, "seen_ttl", 86400),
-        ({"NEWS_FETCH_ALLOW_NETWORKS": "10.1.0.0/16, 127.0.0.1"}, "fetch_allow_networks",
-         ("10.1.0.0/16", "127.0.0.1/32")),
-        ({"NEWS_HOST_RATES": "a.example=0.5,B.example=3"}, "host_rates",
-         (("a.example", 0.5), ("b.example", 3.0))),
+        (
+            {"NEWS_FETCH_ALLOW_NETWORKS": "10.1.0.0/16, 127.0.0.1"},
+            "fetch_allow_networks",
+            ("10.1.0.0/16", "127.0.0.1/32"),
+        ),
+        (
+            {"NEWS_HOST_RATES": "a.example=0.5,B.example=3"},
+            "host_rates",
+            (("a.example", 0.5), ("b.example", 3.0)),
+        ),
         ({"NEWS_STORE_URL": "postgresql://u@h/db"}, "store_url", "postgresql://u@h/db"),
     ],
-)  # fmt: skip
+)
 def test_values_are_parsed(env, field, value):
     assert getattr(load_settings(env), field) == value
 
@@ -50,10 +56,12 @@ def test_values_are_parsed(env, field, value):
         ({"NEWS_REDIS_URL": "localhost:6379"}, "NEWS_REDIS_URL: expected a URL"),
         ({"NEWS_FETCH_ALLOW_NETWORKS": "10.0.0.0/33"}, "NEWS_FETCH_ALLOW_NETWORKS: '10.0.0.0/33'"),
         ({"NEWS_DUPLICATES": "merge"}, "NEWS_DUPLICATES: expected one of keep, drop"),
-        ({"NEWS_POLL_MIN_INTERVAL": "9000", "NEWS_POLL_MAX_INTERVAL": "600"},
-         "NEWS_POLL_MIN_INTERVAL (9000) is above NEWS_POLL_MAX_INTERVAL"),
+        (
+            {"NEWS_POLL_MIN_INTERVAL": "9000", "NEWS_POLL_MAX_INTERVAL": "600"},
+            "NEWS_POLL_MIN_INTERVAL (9000) is above NEWS_POLL_MAX_INTERVAL",
+        ),
     ],
-)  # fmt: skip
+)
 def test_wrong_values_name_the_variable(env, message):
     with pytest.raises(SettingsError) as err:
         load_settings(env)
@@ -68,8 +76,14 @@ def test_every_setting_is_documented():
 
 def test_a_wrong_setting_stops_the_cli_with_one_line():
     env = {"PATH": "/usr/bin:/bin", "NEWS_HOST_RATE": "-3", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "worker.cli", "settings"], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "settings"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "newsworker: NEWS_HOST_RATE: must be between 0.001 and 1000, got -3.0"

@@ -29,11 +29,23 @@ def store(store_url):
 def make(
     url: str = "https://example.com/a", body: str = "First paragraph.\n\nSecond one.", **kw
 ) -> Article:
-    values = dict(id=article_id(url), url=url, canonical_url=url, title="Título “quoted”", body=body,
-                  fetched_at="2024-05-02T10:00:00+00:00", content_hash=content_hash(body),
-                  word_count=len(body.split()), published_at="2024-05-02T08:30:00+09:00",
-                  source="Example", authors=("Ann Lee", "Bo Kim"), tags=("Economy", "日本"),
-                  feed_id="feed-1", feed_url="https://example.com/rss", entry_id="g-1")  # fmt: skip
+    values = dict(
+        id=article_id(url),
+        url=url,
+        canonical_url=url,
+        title="Título “quoted”",
+        body=body,
+        fetched_at="2024-05-02T10:00:00+00:00",
+        content_hash=content_hash(body),
+        word_count=len(body.split()),
+        published_at="2024-05-02T08:30:00+09:00",
+        source="Example",
+        authors=("Ann Lee", "Bo Kim"),
+        tags=("Economy", "日本"),
+        feed_id="feed-1",
+        feed_url="https://example.com/rss",
+        entry_id="g-1",
+    )
     values.update(kw)
     return Article(**values)
 
@@ -43,14 +55,22 @@ def test_upsert_new_then_same_again(store):
     assert store.upsert(article, "2024-05-02T10:00:00+00:00") is Outcome.STORED
     assert store.upsert(article, "2024-05-03T10:00:00+00:00") is Outcome.UNCHANGED
     assert store.count() == 1
-    assert store.stats(article.id) == {"first_seen": "2024-05-02T10:00:00+00:00",
-                                       "last_seen": "2024-05-03T10:00:00+00:00", "revision": 1}  # fmt: skip
+    assert store.stats(article.id) == {
+        "first_seen": "2024-05-02T10:00:00+00:00",
+        "last_seen": "2024-05-03T10:00:00+00:00",
+        "revision": 1,
+    }
     assert store.revisions(article.id) == []
 
 
 def test_round_trip_is_lossless(store):
-    article = make(summary=None, section="Business", image_url="https://example.com/i.jpg",
-                   duplicate_of="f" * 32, updated_at="2024-05-02T09:00:00+09:00")  # fmt: skip
+    article = make(
+        summary=None,
+        section="Business",
+        image_url="https://example.com/i.jpg",
+        duplicate_of="f" * 32,
+        updated_at="2024-05-02T09:00:00+09:00",
+    )
     store.upsert(article, "2024-05-02T10:00:00+00:00")
     loaded = store.get(article.id)
     assert loaded == article
@@ -169,8 +189,13 @@ def test_postgres_reconnects_after_the_server_drops_us():
 
 
 def test_nul_characters_are_stripped_not_refused(store):
-    article = make(title="Headline\x00", body="Body\x00 text.", authors=("Ann\x00 Lee",),
-                   tags=("\x00Economy",), summary="Sum\x00mary")  # fmt: skip
+    article = make(
+        title="Headline\x00",
+        body="Body\x00 text.",
+        authors=("Ann\x00 Lee",),
+        tags=("\x00Economy",),
+        summary="Sum\x00mary",
+    )
     assert store.upsert(article, "2024-05-02T10:00:00+00:00") is Outcome.STORED
     loaded = store.get(article.id)
     assert (loaded.title, loaded.body, loaded.summary) == ("Headline", "Body text.", "Summary")
@@ -180,14 +205,20 @@ def test_nul_characters_are_stripped_not_refused(store):
 
 def test_an_older_version_never_overwrites_a_newer_one(store):
     """A delayed store message (fetched earlier) arrives after a re-crawl stored a newer one."""
-    newer = make(body="Corrected text.", content_hash=content_hash("Corrected text."),
-                 fetched_at="2024-05-03T10:00:00+00:00")  # fmt: skip
+    newer = make(
+        body="Corrected text.",
+        content_hash=content_hash("Corrected text."),
+        fetched_at="2024-05-03T10:00:00+00:00",
+    )
     older = make(fetched_at="2024-05-03T11:00:00+02:00")  # 09:00 UTC: an hour before
     store.upsert(newer, "2024-05-03T10:00:00+00:00")
     assert store.upsert(older, "2024-05-03T12:00:00+00:00") is Outcome.UNCHANGED
     assert store.get(newer.id) == newer and store.revisions(newer.id) == []
     assert store.stats(newer.id)["last_seen"] == "2024-05-03T12:00:00+00:00"
-    later = make(body="Third text.", content_hash=content_hash("Third text."),
-                 fetched_at="2024-05-04T10:00:00+00:00")  # fmt: skip
+    later = make(
+        body="Third text.",
+        content_hash=content_hash("Third text."),
+        fetched_at="2024-05-04T10:00:00+00:00",
+    )
     assert store.upsert(later, "2024-05-04T10:00:00+00:00") is Outcome.REVISED
     assert store.revisions(newer.id) == [newer]

@@ -12,7 +12,8 @@ from celery import Celery
 from kombu import Queue
 
 from config.settings import DEFAULT_REDIS_URL, Settings, SettingsError, load_settings
-from tasks.keys import Keys
+from tasks.rediskeys import Keys
+from worker import lifetime
 
 QUEUES = ("feeds", "pages", "store")
 ROUTES = {
@@ -89,3 +90,4 @@ def _settings_or_exit() -> Settings:
 
 
 configure(_settings_or_exit())
+lifetime.install()

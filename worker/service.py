@@ -83,8 +83,21 @@ class Service:
         data = Path(self.settings.data_dir, "redis").resolve()
         data.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        cmd = [redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data),
-               "--appendonly", "yes", "--save", "60 1", "--protected-mode", "yes"]  # fmt: skip
+        cmd = [
+            redis_binary(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(data),
+            "--appendonly",
+            "yes",
+            "--save",
+            "60 1",
+            "--protected-mode",
+            "yes",
+        ]
         self.redis_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, start_new_session=True)
         url = f"redis://127.0.0.1:{port}/0"
         wait_for_redis(url, 10.0)
@@ -98,10 +111,24 @@ class Service:
         level = s.log_level.upper()
         beat_file = str(Path(s.data_dir, "celerybeat-schedule").resolve())
         cmds = [
-            ("worker", [*celery, "worker", "-Q", "feeds,pages,store", "-c",
-                        str(s.worker_concurrency), "-E", "-l", level, "-n", "newsworker@%h"]),
+            (
+                "worker",
+                [
+                    *celery,
+                    "worker",
+                    "-Q",
+                    "feeds,pages,store",
+                    "-c",
+                    str(s.worker_concurrency),
+                    "-E",
+                    "-l",
+                    level,
+                    "-n",
+                    "newsworker@%h",
+                ],
+            ),
             ("beat", [*celery, "beat", "-l", level, "-s", beat_file]),
-        ]  # fmt: skip
+        ]
         if s.flower_port:
             flower = [*celery, "flower", f"--address={s.flower_address}", f"--port={s.flower_port}"]
             if s.flower_basic_auth:
@@ -120,8 +147,10 @@ class Service:
         while not stop:
             for name, proc in self.children:
                 if proc.poll() is not None:
-                    print(f"newsworker: {name} exited with code {proc.returncode}; stopping",
-                          file=sys.stderr)  # fmt: skip
+                    print(
+                        f"newsworker: {name} exited with code {proc.returncode}; stopping",
+                        file=sys.stderr,
+                    )
                     return 1
             time.sleep(0.5)
         return 0
@@ -145,7 +174,7 @@ class Service:
 def run_service(settings: Settings) -> int:
     """Check what the service needs, start it, and stop it cleanly on Ctrl-C / SIGTERM."""
     from config.feeds import load_feeds
-    from tasks.clean_sites import load_sites
+    from tasks.clean.sites import load_sites
     from tasks.store import open_store
 
     service = Service(settings)
@@ -170,11 +199,16 @@ def run_service(settings: Settings) -> int:
             wait_for_redis(settings.redis_url, 3.0)
         else:
             env["NEWS_REDIS_URL"] = service.start_embedded_redis()
-        print(f"newsworker: {len(feeds)} feeds from {settings.feeds_file}; store "
-              f"{settings.store_url}; Redis {env['NEWS_REDIS_URL']}", file=sys.stderr)  # fmt: skip
+        print(
+            f"newsworker: {len(feeds)} feeds from {settings.feeds_file}; store "
+            f"{settings.store_url}; Redis {env['NEWS_REDIS_URL']}",
+            file=sys.stderr,
+        )
         if settings.flower_port:
-            print(f"newsworker: Flower on http://{settings.flower_address}:{settings.flower_port}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"newsworker: Flower on http://{settings.flower_address}:{settings.flower_port}",
+                file=sys.stderr,
+            )
         service.start(env)
         code = service.watch(stop)
     finally:

@@ -1,0 +1,355 @@
+"""The article body: choosing the container of the text, and rendering its paragraphs.
+
+Owned here: scoring the candidate containers the walk (tasks.clean.dom) found, agreeing with
+structured hints (<article>, itemprop=articleBody), taking in sibling blocks that belong to
+the story, and one linear pass over the chosen subtrees that renders paragraphs in reading
+order (sub-headings as their own paragraphs, list items one per line, whitespace folded),
+leaving out link lists and one-line chrome. Reads the tree; never changes it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bs4 import NavigableString, Tag
+
+from tasks.clean.dom import PARA_TAGS, Node, PageIndex
+from tasks.clean.hints import LdBody, agreeing, rescued
+
+BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "ul",
+        "ol",
+        "dl",
+        "dt",
+        "dd",
+        "blockquote",
+        "pre",
+        "table",
+        "tr",
+        "td",
+        "th",
+        "hr",
+        "header",
+        "aside",
+        "form",
+        "center",
+        "address",
+        "details",
+        "summary",
+        "caption",
+    }
+)
+_STANDALONE = BLOCK_TAGS - PARA_TAGS - {"li", "td", "th", "dd"}
+LINK_LIST_DENSITY = 0.5  # containers and lists with more link text than this are skipped
+MAX_PARA_LINK_DENSITY = 0.6
+MIN_ITEM_PROSE = 25  # non-link characters that keep a list item whatever its links
+CONTINUE_MIN = 200  # paragraph characters of a sibling block that continues the story
+CONTINUE_LEVELS = 6  # wrappers climbed from the container to look for continuations
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_CHROME = re.compile(
+    r"^(advertisement|advertising|ad|sponsored|share|share this|share on \w+|tweet|email|"
+    r"print|comments?|related|related articles|related stories|read more|more|continue "
+    r"reading|see also|follow us.*|sign up.*|subscribe.*|click here.*|photo|image|"
+    r"loading\W*|scroll to continue.*|story continues below.*|skip to .*|"
+    r"this article was .*|copyright .*|© .*|all rights reserved.*)\W*$",
+    re.IGNORECASE,
+)
+
+
+def score(node: Node) -> float:
+    """How much a container looks like the article's: its paragraphs, less its links."""
+    return (node.direct + node.grand / 2) * (1 - node.link_density) + 3 * max(node.hint, 0)
+
+
+def _alive(tag: Tag, index: PageIndex) -> bool:
+    """Whether no ancestor of tag was pruned (its text really is on the page)."""
+    while tag is not None:
+        node = index.nodes.get(id(tag))
+        if node is None or node.pruned:
+            return False
+        tag = tag.parent
+    return True
+
+
+def best_candidate(index: PageIndex) -> Tag | None:
+    """The highest-scoring live container, or None when the page has no paragraphs."""
+    ranked = sorted(index.candidates, key=lambda t: score(index.nodes[id(t)]), reverse=True)
+    for tag in ranked[:20]:
+        if _alive(tag, index):
+            return tag
+    return None
+
+
+def _structured(best: Tag, index: PageIndex) -> Tag:
+    """The nearest <article>/itemprop=articleBody ancestor of best, when it agrees with it."""
+    hints = {id(h) for h in index.body_hints}
+    tag, ancestor = best, best
+    for _ in range(4):
+        tag = tag.parent
+        if tag is None:
+            break
+        if id(tag) in hints:
+            ancestor = tag
+    node = index.nodes[id(ancestor)]
+    return ancestor if node.link_density < 0.3 else best
+
+
+def _sibling_ok(sib: Tag, node: Node, threshold: float) -> bool:
+    """Whether a sibling of the chosen container belongs to the story too."""
+    if score(node) >= threshold:
+        return True
+    if sib.name not in PARA_TAGS:
+        return False
+    if node.text >= 80:
+        return node.link_density < 0.25
+    return node.links == 0 and node.text > 0
+
+
+def _ld_options(index: PageIndex) -> list[Tag]:
+    """Live containers worth comparing with the articleBody: the best-scored and the hints."""
+    ranked = sorted(index.candidates, key=lambda t: score(index.nodes[id(t)]), reverse=True)
+    options = ranked[:8] + [h for h in index.body_hints if id(h) in index.nodes]
+    return [t for t in dict.fromkeys(options) if _alive(t, index)]
+
+
+def _choose(index: PageIndex, ld: LdBody | None) -> Tag | None:
+    """The story's container: the one agreeing with the articleBody, else the best-scored
+    one (moved up to an agreeing <article>/itemprop=articleBody)."""
+    if ld is not None:
+        agreed = agreeing(_ld_options(index), index, ld, render)
+        if agreed is not None:
+            return agreed
+    best = best_candidate(index)
+    return None if best is None else _structured(best, index)
+
+
+def containers(index: PageIndex, ld: LdBody | None = None) -> list[Tag]:
+    """The chosen container and the sibling blocks that belong with it, in page order."""
+    best = _choose(index, ld)
+    if best is None:
+        return []
+    chosen = _with_siblings(best, index)
+    if ld is not None:
+        chosen = [t for t in chosen if t is best or ld.contained(render([t], index)) >= 0.5]
+    return _continued(best, chosen, index)
+
+
+def _with_siblings(best: Tag, index: PageIndex) -> list[Tag]:
+    """best and its sibling blocks that belong to the story too, in page order."""
+    parent = best.parent
+    if parent is None or parent.name == "[document]":
+        return [best]
+    threshold = max(10.0, score(index.nodes[id(best)]) * 0.2)
+    chosen = []
+    for sib in parent.children:
+        if sib is best:
+            chosen.append(sib)
+        elif isinstance(sib, Tag):
+            node = index.nodes.get(id(sib))
+            if node is not None and not node.pruned and _sibling_ok(sib, node, threshold):
+                chosen.append(sib)
+    return chosen
+
+
+def _same_kind(a: Tag, b: Tag) -> bool:
+    """Blocks of one template: same tag name and the same non-empty class attribute."""
+    return (
+        a.name == b.name
+        and bool(a.attrs.get("class"))
+        and a.attrs.get("class") == (b.attrs.get("class"))
+    )
+
+
+def _dense(node: Node | None) -> bool:
+    """A block of story paragraphs: enough paragraph text, few links."""
+    if node is None or node.pruned or node.ptext < CONTINUE_MIN:
+        return False
+    return node.ptext >= 0.7 * node.text and node.link_density < 0.25
+
+
+def _continued(best: Tag, chosen: list[Tag], index: PageIndex) -> list[Tag]:
+    """chosen, plus the sibling blocks of the same template that continue the story (a story
+    split into several containers): looked for at best's level and at the wrappers around it
+    that hold nothing much else."""
+    nodes, tag = index.nodes, best
+    size = nodes[id(best)].text
+    for _ in range(CONTINUE_LEVELS):
+        parent = tag.parent
+        if parent is None or parent.name in ("[document]", "html", "body"):
+            break
+        more = [
+            s
+            for s in parent.children
+            if isinstance(s, Tag)
+            and s is not tag
+            and _same_kind(s, tag)
+            and _dense(nodes.get(id(s)))
+        ]
+        if more:
+            return [
+                t
+                for s in parent.children
+                if s is tag or s in more
+                for t in (chosen if s is tag else [s])
+            ]
+        if nodes[id(parent)].text > 1.25 * size:
+            break
+        tag = parent
+    return chosen
+
+
+class _Renderer:
+    """Collects text pieces between block boundaries and turns them into paragraphs."""
+
+    def __init__(self) -> None:
+        self.paragraphs: list[tuple[str, str]] = []  # (kind, text); kind "li" for list items
+        self.pieces: list[str] = []
+        self.link_chars = 0
+
+    def add(self, text: str, in_link: bool) -> None:
+        self.pieces.append(text)
+        if in_link:
+            self.link_chars += len(text.strip())
+
+    def flush(self, kind: str = "p") -> None:
+        if not self.pieces:
+            return
+        raw, links = "".join(self.pieces), self.link_chars
+        self.pieces, self.link_chars = [], 0
+        size = len(raw.strip())
+        prose = kind == "li" and size - links >= MIN_ITEM_PROSE
+        for chunk in _split(raw):
+            if prose or _keep(chunk, links / max(size, 1)):
+                self.paragraphs.append((kind, chunk))
+
+    def text(self) -> str:
+        out: list[str] = []
+        previous = ""
+        for kind, para in self.paragraphs:
+            if kind == "li" and previous == "li":
+                out[-1] += "\n" + para
+            else:
+                out.append(para)
+            previous = kind
+        return "\n\n".join(out)
+
+
+def _split(raw: str) -> list[str]:
+    """Paragraphs of a block: an empty line (<br><br>) splits, a single <br> is a line break;
+    whitespace folded inside each line."""
+    paragraphs, lines = [], []
+    for line in raw.split("\n"):
+        line = _SPACES.sub(" ", line).strip()
+        if line:
+            lines.append(line)
+        elif lines:
+            paragraphs.append("\n".join(lines))
+            lines = []
+    if lines:
+        paragraphs.append("\n".join(lines))
+    return paragraphs
+
+
+def _keep(para: str, link_density: float) -> bool:
+    """Whether a rendered block is article text (not a link line or one-line chrome)."""
+    if link_density > MAX_PARA_LINK_DENSITY:
+        return False
+    return not (len(para) < 60 and _CHROME.match(para))
+
+
+def _fold(text: str) -> str:
+    """Source newlines are spaces: only <br> makes a line break."""
+    return text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
+
+
+def _link_block(tag: Tag, node: Node) -> bool:
+    """A block that is mostly links (a link list, a menu): left out whole. A list item, or
+    a list whose items, with a sentence of their own besides their links (a listicle), is not
+    one."""
+    name = tag.name
+    if name in PARA_TAGS or not node.text or node.link_density <= LINK_LIST_DENSITY:
+        return False
+    prose = node.text - node.links
+    if name == "li":
+        return prose < MIN_ITEM_PROSE
+    if name in ("ul", "ol"):
+        items = sum(1 for child in tag.children if getattr(child, "name", None) == "li")
+        return prose < MIN_ITEM_PROSE * max(items, 1)
+    return True
+
+
+def render(tags: list[Tag], index: PageIndex, keep: frozenset[int] = frozenset()) -> str:
+    """The paragraphs of the chosen subtrees, in reading order, joined by blank lines;
+    pruned subtrees are left out, except those whose ids are in keep."""
+    out = _Renderer()
+    nodes = index.nodes
+    stack: list = [(t, False) for t in reversed(tags)]
+    in_link = 0
+    while stack:
+        tag, leaving = stack.pop()
+        if leaving:
+            in_link -= tag.name == "a"
+            if tag.name in BLOCK_TAGS:
+                out.flush("li" if tag.name == "li" else "p")
+            continue
+        if type(tag) is NavigableString:
+            out.add(_fold(tag), in_link > 0)
+            continue
+        node = nodes.get(id(tag)) if isinstance(tag, Tag) else None
+        if node is None or node.pruned and id(tag) not in keep:
+            continue
+        name = tag.name
+        if name == "br":
+            out.add("\n", False)
+            continue
+        if name == "time" and tag.parent is not None and tag.parent.name in _STANDALONE:
+            continue  # a timestamp on its own line is a dateline, not text
+        if name in BLOCK_TAGS:
+            out.flush()
+            if _link_block(tag, node):
+                continue
+        in_link += name == "a"
+        stack.append((tag, True))
+        stack.extend((c, False) for c in reversed(tag.contents))
+    out.flush()
+    return out.text()
+
+
+def extract_body(
+    index: PageIndex, title: str = "", ld: LdBody | None = None, forced: list[Tag] | None = None
+) -> str:
+    """The article text of a walked page ("" when no container of paragraphs is found);
+    a first paragraph repeating the headline is left out. ld: the JSON-LD articleBody, a
+    hint (and the fallback when the page shows no usable container); forced: the containers
+    a site rule selected."""
+    chosen = forced or containers(index, ld)
+    keep = rescued(chosen, index, ld, bool(forced), render) if chosen else frozenset()
+    body = render(chosen, index, keep) if chosen else ""
+    if ld is not None and _unusable(body, ld):
+        return ld.paragraphs()
+    head, _, rest = body.partition("\n\n")
+    if title and rest and _squash(head) == _squash(title):
+        return rest
+    return body
+
+
+def _unusable(body: str, ld: LdBody) -> bool:
+    """Whether the page's body is nothing next to the articleBody (no container, a teaser)."""
+    return len(body) < min(300, len(ld.text) // 4)
+
+
+def _squash(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())

@@ -1,0 +1,20 @@
+"""Duplicates: what makes two URLs, two feed items or two bodies "the same".
+
+Pure functions in urls (canonical URLs, entry keys) and fingerprint (content hashes, SimHash);
+the Redis-backed indexes in seen (seen marks, ingest leases) and duplicates (content and
+near-duplicate index of stored articles).
+"""
+
+from tasks.dedupe.fingerprint import content_hash, normalize_body, simhash, words
+from tasks.dedupe.urls import canonical_url, choose_canonical, entry_key, registrable_domain
+
+__all__ = [
+    "canonical_url",
+    "choose_canonical",
+    "content_hash",
+    "entry_key",
+    "normalize_body",
+    "registrable_domain",
+    "simhash",
+    "words",
+]

@@ -1,0 +1,240 @@
+"""The SSRF guard: which resolved addresses we may connect to, enforced on every connection.
+
+This module owns the address policy (private, loopback, link-local, multicast, reserved,
+CGNAT and their IPv6 forms, site-local fec0::/10 included, are refused unless the operator
+opens them; IPv4-mapped, 6to4 and Teredo addresses are judged by their IPv4 address) and a
+requests adapter whose urllib3 connections resolve the host, check EVERY address, and connect
+to the checked address itself. Checking after resolution, at connect time, is what keeps DNS
+rebinding and redirects out: no name is resolved twice. The Host header, TLS SNI and
+certificate checks still use the host name, because only the socket is ours.
+
+It also owns the per-request deadline watchdog: sockets opened or reused for a request are
+registered with the current thread's deadline, and shut down when it passes, so a server
+that drips bytes cannot hold a worker past the deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.ssl_ import create_urllib3_context
+
+from tasks.errors import BlockedAddress
+
+log = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+AddrInfo = tuple[Any, Any, Any, str, tuple]
+Resolver = Callable[[str, int], list[AddrInfo]]
+
+# Cloud metadata endpoints: blocked even with NEWS_FETCH_ALLOW_PRIVATE, unless an operator
+# lists them in NEWS_FETCH_ALLOW_NETWORKS on purpose.
+METADATA = frozenset(map(ipaddress.ip_address, ("169.254.169.254", "fd00:ec2::254")))
+# Python's is_global does not cover CGNAT (RFC 6598) on every version; name it.
+CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+def default_resolver(host: str, port: int) -> list[AddrInfo]:
+    """All TCP addresses of host (getaddrinfo)."""
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
+class AddressPolicy:
+    """Decides whether one IP address may be connected to."""
+
+    def __init__(self, allow_private: bool = False, allow_networks: Iterable[str] = ()) -> None:
+        self.allow_private = allow_private
+        self.allow_networks = tuple(ipaddress.ip_network(n, strict=False) for n in allow_networks)
+
+    @classmethod
+    def from_settings(cls, settings) -> AddressPolicy:
+        return cls(settings.fetch_allow_private, settings.fetch_allow_networks)
+
+    def allows(self, address: str | IPAddress) -> bool:
+        ip = unmap(ipaddress.ip_address(address))
+        if any(ip.version == net.version and ip in net for net in self.allow_networks):
+            return True
+        if ip in METADATA or ip.is_multicast or ip.is_unspecified:
+            return False
+        if is_public(ip):
+            return True
+        # 240.0.0.0/4 and broadcast are never a real server, even on a private network.
+        return self.allow_private and not (ip.version == 4 and ip.is_reserved)
+
+
+def unmap(ip: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv6 address carries, else ip: IPv4-mapped (::ffff:a.b.c.d), 6to4
+    (2002::/16, RFC 3056) or Teredo (2001::/32, RFC 4380: the client's address). A packet to
+    a tunnel address ends at its IPv4 address (2002:7f00:1:: is 127.0.0.1), so it is judged
+    by that address."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return ip
+    for inner in (ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None):
+        if inner is not None:
+            return inner
+    return ip
+
+
+def is_public(ip: IPAddress) -> bool:
+    """A globally routable unicast address (not private, loopback, link-local, reserved...)."""
+    if ip.version == 4 and ip in CGNAT:
+        return False
+    if ip.version == 6 and ip.is_site_local:  # fec0::/10: deprecated (RFC 3879), still private
+        return False
+    return ip.is_global and not (ip.is_reserved or ip.is_link_local or ip.is_loopback)
+
+
+# --- the deadline watchdog -------------------------------------------------------------
+
+
+class Deadline:
+    """Shuts down every socket registered with it once `seconds` have passed."""
+
+    def __init__(self, seconds: float) -> None:
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.expired = False
+        self._timer = threading.Timer(max(seconds, 0.0), self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Deadline:
+        _current.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        _current.deadline = None
+
+    def register(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed: nothing to cut
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_current = threading.local()
+
+
+def _register(sock: socket.socket | None) -> None:
+    deadline = getattr(_current, "deadline", None)
+    if deadline is not None:
+        deadline.register(sock)
+
+
+# --- guarded urllib3 connections ---------------------------------------------------------
+
+
+class _GuardedMixin:
+    """Replaces urllib3's resolve-and-connect with resolve, check every address, connect."""
+
+    policy: AddressPolicy = AddressPolicy()
+    resolver: Resolver = staticmethod(default_resolver)
+
+    def _new_conn(self) -> socket.socket:
+        host = self._dns_host.strip("[]")
+        try:
+            infos = type(self).resolver(host, self.port)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        blocked = [info[4][0] for info in infos if not self.policy.allows(info[4][0])]
+        if blocked or not infos:
+            log.warning("blocked address host=%s addresses=%s", self.host, blocked)
+            raise BlockedAddress(f"{self.host} resolves to a blocked address {blocked}")
+        sock = self._connect_any(infos)
+        _register(sock)
+        return sock
+
+    def _connect_any(self, infos: list[AddrInfo]) -> socket.socket:
+        error: OSError | None = None
+        for family, kind, proto, _name, sockaddr in infos:
+            sock = socket.socket(family, kind, proto)
+            try:
+                for option in self.socket_options or ():
+                    sock.setsockopt(*option)
+                sock.settimeout(self.timeout)
+                sock.connect(sockaddr)
+                return sock
+            except OSError as exc:
+                sock.close()
+                error = exc
+        if isinstance(error, TimeoutError | socket.timeout):
+            raise ConnectTimeoutError(self, f"connect to {self.host} timed out") from error
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
+
+    def request(self, *args, **kwargs):
+        _register(self.sock)  # a reused keep-alive socket belongs to this request's deadline
+        return super().request(*args, **kwargs)
+
+
+class GuardedHTTPConnection(_GuardedMixin, HTTPConnection):
+    pass
+
+
+class GuardedHTTPSConnection(_GuardedMixin, HTTPSConnection):
+    pass
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose every connection goes through the SSRF guard; TLS verified."""
+
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        *,
+        resolver: Resolver = default_resolver,
+        ca_bundle: str | None = None,
+        **kwargs,
+    ) -> None:
+        attrs = {"policy": policy, "resolver": staticmethod(resolver)}
+        http_conn = type("HTTPConn", (GuardedHTTPConnection,), attrs)
+        https_conn = type("HTTPSConn", (GuardedHTTPSConnection,), attrs)
+        self._pools = {
+            "http": type("HTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
+            "https": type("HTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
+        }
+        self._ca_bundle = ca_bundle
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        if self._ca_bundle:
+            kwargs["ssl_context"] = _context_with(self._ca_bundle)
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pools
+
+    def send(self, request, **kwargs):
+        kwargs["verify"] = True  # TLS is always verified, whatever a caller asks
+        kwargs["proxies"] = {}  # a proxy would hide the real destination from the guard
+        return super().send(request, **kwargs)
+
+
+def _context_with(ca_bundle: str) -> ssl.SSLContext:
+    """The default verifying context plus the operator's extra CA bundle."""
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    context.load_default_certs()
+    context.load_verify_locations(cafile=ca_bundle)
+    return context

@@ -1,0 +1,1 @@
+"""Benchmark commands' machinery: peers (other extractors, measured beside ours), seen."""

@@ -1,0 +1,175 @@
+"""`newsworker bench ...`: measured figures. `bench extract DIR` scores the cleaner (and peer
+extractors) on a folder of real pages; `bench seen` comes from worker.bench.seen.
+
+The extraction metric is the public article-extraction benchmark's: text -> word tokens
+(\\w+) -> multiset of 4-token shingles (1-3 tokens make one shingle); per page tp/fp/fn from
+the multisets; precision averaged over pages with a prediction, recall over pages with a
+truth; F1 the harmonic mean of the two averages. DIR holds html/<id>.html.gz and
+ground-truth.json ({id: {"articleBody": ..., "url": ...}}).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import re
+import statistics
+import time
+from collections import Counter
+from pathlib import Path
+
+from worker.cli.common import CliError
+
+WORD = re.compile(r"\w+")
+SHINGLE = 4
+PEERS = {"trafilatura": "trafilatura_body", "readability": "readability_body"}
+
+
+def shingles(text: str | None) -> Counter:
+    """The multiset of 4-word shingles of a text (one shingle for 1-3 words)."""
+    words = WORD.findall(text or "")
+    if len(words) < SHINGLE:
+        return Counter([tuple(words)]) if words else Counter()
+    return Counter(tuple(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1))
+
+
+def page_counts(truth: str, pred: str) -> tuple[int, int, int]:
+    """(true positives, false positives, false negatives) of one page's shingles."""
+    t, p = shingles(truth), shingles(pred)
+    return sum((t & p).values()), sum((p - t).values()), sum((t - p).values())
+
+
+def aggregate(counts: list[tuple[int, int, int]]) -> dict[str, float]:
+    """Precision and recall averaged over pages, and their harmonic mean."""
+    precs = [tp / (tp + fp) for tp, fp, _ in counts if tp + fp]
+    recs = [tp / (tp + fn) for tp, _, fn in counts if tp + fn]
+    p = statistics.mean(precs) if precs else 0.0
+    r = statistics.mean(recs) if recs else 0.0
+    return {"f1": 2 * p * r / (p + r) if p + r else 0.0, "precision": p, "recall": r}
+
+
+def page_f1(tp: int, fp: int, fn: int) -> float:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def load_pages(folder: Path) -> dict[str, tuple[str, str, str]]:
+    """id -> (html, url, true body) from a benchmark folder."""
+    truth_file = folder / "ground-truth.json"
+    if not truth_file.is_file():
+        raise CliError(f"{folder}: no ground-truth.json (expected html/*.html.gz beside it)")
+    truth = json.loads(truth_file.read_text("utf-8"))
+    pages = {}
+    for key in sorted(truth):
+        path = folder / "html" / f"{key}.html.gz"
+        if path.is_file():
+            with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
+                pages[key] = (
+                    f.read(),
+                    truth[key].get("url", ""),
+                    truth[key].get("articleBody", ""),
+                )
+    if not pages:
+        raise CliError(f"{folder}: no pages found under html/")
+    return pages
+
+
+def ours(html: str, url: str) -> str:
+    """Our cleaner's body ("" when it finds none)."""
+    from tasks.clean import clean_html
+    from tasks.errors import NoContentError
+
+    try:
+        return clean_html(html, url, fetched_at="1970-01-01T00:00:00+00:00").body
+    except NoContentError:
+        return ""
+
+
+def peer(name: str):
+    """The body function of a peer extractor, or None (with a message) when not installed."""
+    from worker.bench import peers as bench_peers
+
+    if name not in PEERS:
+        raise CliError(f"unknown peer {name!r} (known: {', '.join(PEERS)})")
+    try:
+        __import__("trafilatura" if name == "trafilatura" else "readability")
+    except ImportError:
+        print(f"peer {name}: not installed (pip install 'newsworker[bench]'); skipped")
+        return None
+    return getattr(bench_peers, PEERS[name])
+
+
+def run(extract, pages: dict, passes: int) -> dict:
+    """Score and time one extractor: a scored warm-up pass, then timed passes (median)."""
+    preds, errors = {}, 0
+    for key, (html, url, _) in pages.items():
+        try:
+            preds[key] = extract(html, url) or ""
+        except Exception:  # noqa: BLE001 - a peer's crash counts as an empty prediction
+            errors += 1
+            preds[key] = ""
+    times: dict[str, list[float]] = {k: [] for k in pages}
+    for _ in range(max(passes, 1)):
+        for key, (html, url, _) in pages.items():
+            start = time.perf_counter()
+            with contextlib.suppress(Exception):  # a crash was counted in the scored pass
+                extract(html, url)
+            times[key].append(time.perf_counter() - start)
+    counts = {k: page_counts(pages[k][2], preds[k]) for k in pages}
+    result = aggregate(list(counts.values()))
+    medians = [statistics.median(v) for v in times.values()]
+    result.update(errors=errors, seconds=sum(medians), ms=1000 * statistics.median(medians))
+    result["counts"] = counts
+    return result
+
+
+def cmd_extract(args) -> int:
+    """Score ours and the peers on DIR and print the table."""
+    pages = load_pages(Path(args.dir))
+    extractors = [("newsworker", ours)]
+    for name in filter(None, (p.strip() for p in args.peers.split(","))):
+        fn = peer(name)
+        if fn:
+            extractors.append((name, fn))
+    results = [(name, run(fn, pages, args.passes)) for name, fn in extractors]
+    print(f"{len(pages)} pages from {args.dir}")
+    print(
+        f"{'extractor':<14} {'F1':>6} {'prec':>6} {'recall':>6} {'err':>4} {'ms/page':>8} {'ratio':>6}"
+    )
+    base = results[0][1]["seconds"]
+    for name, m in results:
+        ratio = base / m["seconds"] if m["seconds"] else 0.0
+        print(
+            f"{name:<14} {m['f1']:6.3f} {m['precision']:6.3f} {m['recall']:6.3f} "
+            f"{m['errors']:4d} {m['ms']:8.1f} {ratio:6.2f}"
+        )
+    print("ratio = newsworker's total time / the extractor's total time")
+    if args.worst:
+        counts = results[0][1]["counts"]
+        print(f"\nworst {args.worst} pages for newsworker:")
+        for key in sorted(counts, key=lambda k: page_f1(*counts[k]))[: args.worst]:
+            print(f"  {page_f1(*counts[key]):.3f}  {key[:16]}  {pages[key][1]}")
+    return 0
+
+
+def register(sub) -> None:
+    """Add `bench extract` (and `bench seen` when worker.bench.seen exists)."""
+    bench = sub.add_parser("bench", help="benchmarks: extraction quality and speed, seen index")
+    bench_sub = bench.add_subparsers(dest="bench_command", metavar="BENCH")
+    extract = bench_sub.add_parser("extract", help="score the cleaner (and peers) on real pages")
+    extract.add_argument("dir", help="folder with html/<id>.html.gz and ground-truth.json")
+    extract.add_argument(
+        "--peers",
+        default="trafilatura,readability",
+        help="comma-separated peers: trafilatura, readability ('' for none)",
+    )
+    extract.add_argument("--passes", type=int, default=3, help="timed passes (median per page)")
+    extract.add_argument("--worst", type=int, default=0, help="list the N pages with lowest F1")
+    extract.set_defaults(func=cmd_extract)
+    try:
+        from worker.bench.seen import add_seen_parser
+    except ImportError:
+        return
+    add_seen_parser(bench_sub)
