@@ -3,8 +3,8 @@
 Import: every outline with an ``xmlUrl`` is a feed; the titles of the outlines it is nested in,
 and its ``category`` attribute ("/News/World,Tech"), become its tags. Export: feeds grouped
 in one outline level by their first tag, all tags also in ``category``. The OPML is parsed
-with defusedxml (no entities, no DTD fetching). Appending to the feeds file is
-``append_feeds``: new ``[[feeds]]`` tables at its end, URLs already there skipped.
+with defusedxml (no entities, no DTD fetching). ``new_feeds`` picks the outlines whose URLs
+the feeds file does not have yet; ``toml_tables`` renders them as ``[[feeds]]`` tables to append.
 """
 
 from __future__ import annotations

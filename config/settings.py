@@ -11,7 +11,6 @@ import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 
@@ -19,30 +18,25 @@ class SettingsError(ValueError):
     """A setting has a wrong value; the message names the variable and what is wrong."""
 
 
-def _int(lo: int, hi: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+def _number(kind: Callable[[str], Any], lo: float, hi: float, what: str) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
         try:
-            value = int(raw.strip().replace("_", ""))
+            value = kind(raw.strip().replace("_", ""))
         except ValueError:
-            raise ValueError(f"expected a whole number, got {raw!r}") from None
+            raise ValueError(f"expected {what}, got {raw!r}") from None
         if not lo <= value <= hi:
             raise ValueError(f"must be between {lo} and {hi}, got {value}")
         return value
 
     return parse
+
+
+def _int(lo: int, hi: int) -> Callable[[str], int]:
+    return _number(int, lo, hi, "a whole number")
 
 
 def _float(lo: float, hi: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise ValueError(f"expected a number, got {raw!r}") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"must be between {lo} and {hi}, got {value}")
-        return value
-
-    return parse
+    return _number(float, lo, hi, "a number")
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -238,10 +232,6 @@ class Settings:
     log_level: str = _setting(
         "info", _choice("debug", "info", "warning", "error"), "Log level of the service."
     )
-
-    @property
-    def data_path(self) -> Path:
-        return Path(self.data_dir)
 
 
 def env_name(field_name: str) -> str:

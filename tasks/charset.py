@@ -83,7 +83,8 @@ def detect(body: bytes) -> str | None:
     return normalize_label(best.encoding) if best else None
 
 
-def _strict(body: bytes, encoding: str) -> str | None:
+def strict_decode(body: bytes, encoding: str) -> str | None:
+    """body decoded with encoding, or None when it does not decode (or the codec is unknown)."""
     try:
         return body.decode(encoding)
     except (UnicodeDecodeError, LookupError):
@@ -94,7 +95,7 @@ def _declared(body: bytes, header_encoding: str | None) -> str | None:
     """The encoding the page declares: header, then <meta>; UTF-8 wins over a Western label
     when the bytes are valid UTF-8 with non-ASCII (the usual cause of mojibake)."""
     declared = normalize_label(header_encoding) or sniff_meta(body)
-    if declared == "cp1252" and not body.isascii() and _strict(body, "utf-8") is not None:
+    if declared == "cp1252" and not body.isascii() and strict_decode(body, "utf-8") is not None:
         return "utf-8"
     return declared
 
@@ -113,11 +114,11 @@ def decode_html(body: bytes, header_encoding: str | None = None) -> str:
         return body.decode(bom, errors="replace").lstrip("\ufeff")
     declared = _declared(body, header_encoding)
     if declared:
-        text = _strict(body, declared)
+        text = strict_decode(body, declared)
         if text is not None:
             return text
         log.debug("declared charset %s does not fit the bytes", declared)
-    text = _strict(body, "utf-8")
+    text = strict_decode(body, "utf-8")
     if text is not None:
         return text
     guessed = detect(body) or declared or "utf-8"

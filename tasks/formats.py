@@ -1,11 +1,12 @@
-"""Small pure parsers of the values that HTTP headers, feeds and pages carry: dates as pages
-and feeds write them, HTTP dates, Retry-After, the charset parameter, links made absolute.
-One implementation each, shared by the fetcher, the poller and the cleaner; never raises."""
+"""Small pure parsers and writers of the values that HTTP headers, feeds, pages and Redis
+carry: dates as pages and feeds write them, HTTP dates, Retry-After, the charset parameter,
+links made absolute, the host of a URL, ISO timestamps, Redis replies as text. One
+implementation each, shared by the fetcher, the poller, the cleaner and the store; never raises."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -94,3 +95,33 @@ def absolute_http(link: str | None, base: str) -> str | None:
     except ValueError:  # a malformed IPv6 literal and the like
         return None
     return url if scheme in ("http", "https") else None
+
+
+def host_of(url: str) -> str:
+    """The lower-cased host name of a URL; "" when it has none or does not parse."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def iso_time(now: float) -> str:
+    """A Unix time as ISO 8601 in UTC, to the second."""
+    return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
+
+
+def utc_iso(value: str) -> str:
+    """An ISO date or datetime as a sortable UTC text (naive times are taken as UTC)."""
+    text = value.strip()
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        when = datetime.combine(date.fromisoformat(text), datetime.min.time())
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def as_text(value: bytes | str | float) -> str:
+    """A Redis reply (bytes) or value as text; undecodable bytes replaced."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

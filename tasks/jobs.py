@@ -17,6 +17,7 @@ from celery import shared_task
 
 from tasks import services as task_services
 from tasks.errors import HostBusy, IngestError, TransientError
+from tasks.formats import iso_time
 from tasks.ingest import stage as ingest_stage
 from tasks.ingest.progress import RecrawlProgress
 from tasks.models import Article, FeedEntry, Outcome
@@ -227,7 +228,7 @@ def record_failure(r: Resources, entry: FeedEntry, exc: IngestError | None, run_
     """Nothing could be built: keep the entry in the failed list (for retry-failed), log it."""
     now = time.time()
     error = exc.to_dict() if exc else {"kind": "error", "message": "unknown"}
-    record = {"entry": entry.to_dict(), "error": error, "at": ingest_stage.iso_now(now)}
+    record = {"entry": entry.to_dict(), "error": error, "at": iso_time(now)}
     r.redis.rpush(r.keys.failed, json.dumps(record, ensure_ascii=False))
     r.seen.mark_seen(entry.key, now)  # not fetched again on every poll; retry-failed re-sends it
     r.seen.release(entry.key)
@@ -259,7 +260,7 @@ def store_article(
     article = Article.from_dict(article_data)
     now = time.time()
     try:
-        outcome = r.store.upsert(article, ingest_stage.iso_now(now))
+        outcome = r.store.upsert(article, iso_time(now))
     except Exception as exc:  # noqa: BLE001 - any store failure is retried, then recorded
         tries = self.request.retries
         log.warning(
@@ -293,7 +294,7 @@ def record_store_failure(r: Resources, article: Article, entry_key, exc, run_id)
         "article": article.to_dict(),
         "entry_key": entry_key,
         "error": error,
-        "at": ingest_stage.iso_now(time.time()),
+        "at": iso_time(time.time()),
     }
     r.redis.rpush(r.keys.failed, json.dumps(record, ensure_ascii=False))
     count(r, article.feed_id, "failed")

@@ -18,12 +18,13 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from tasks.errors import StoreError
+from tasks.formats import utc_iso
 from tasks.models import Article, Outcome
 
 log = logging.getLogger(__name__)
@@ -73,18 +74,6 @@ class ArticleStore(Protocol):
     def stats(self, article_id: str) -> dict | None: ...
     def count(self) -> int: ...
     def close(self) -> None: ...
-
-
-def utc_iso(value: str) -> str:
-    """An ISO date or datetime as a sortable UTC text (naive times are taken as UTC)."""
-    text = value.strip()
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        when = datetime.combine(date.fromisoformat(text), datetime.min.time())
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _row_values(article: Article) -> list:

@@ -13,7 +13,7 @@ from config.settings import Settings
 EMBEDDED_URL_FILE = "embedded-redis.url"  # written by `newsworker run`, removed when it stops
 
 
-class ConnectError(Exception):
+class RedisUnavailable(Exception):
     """The service's Redis cannot be reached; the message says what to do."""
 
 
@@ -27,20 +27,20 @@ def resolve_redis_url(settings: Settings) -> str:
     marker = embedded_url_file(settings)
     if marker.exists():
         return marker.read_text().strip()
-    raise ConnectError(
+    raise RedisUnavailable(
         "NEWS_REDIS_URL is unset and no `newsworker run` with an embedded Redis is running "
         f"here ({marker} not found): set NEWS_REDIS_URL or start the service"
     )
 
 
 def connect_redis(settings: Settings) -> redis.Redis:
-    """A pinged Redis client of the service, or ConnectError with one clear line."""
+    """A pinged Redis client of the service, or RedisUnavailable with one clear line."""
     url = resolve_redis_url(settings)
     client = redis.Redis.from_url(url, socket_connect_timeout=3)
     try:
         client.ping()
     except (redis.RedisError, OSError) as exc:
-        raise ConnectError(f"Redis at {url} does not answer: {exc}") from None
+        raise RedisUnavailable(f"Redis at {url} does not answer: {exc}") from None
     return client
 
 

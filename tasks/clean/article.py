@@ -10,7 +10,7 @@ ends as an Article or a NoContentError, never another exception.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+import time
 
 from tasks.charset import decode_html, looks_binary
 from tasks.clean import dates as clean_dates
@@ -21,15 +21,12 @@ from tasks.clean.hints import LdBody
 from tasks.clean.sites import SiteRules
 from tasks.dedupe import content_hash
 from tasks.errors import NoContentError
+from tasks.formats import host_of, iso_time
 from tasks.models import Article, FeedEntry, article_id
 
 log = logging.getLogger(__name__)
 
 MIN_BODY_CHARS = 1  # a body shorter than this is "no content"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def clean_html(
@@ -64,7 +61,7 @@ def _clean(html, url, entry, encoding, fetched_at, extra_tracking, sites) -> Art
     if looks_binary(text or ""):
         raise NoContentError("not a text page: binary content", url=url)
     soup = parse(text or "")
-    host = clean_meta.hostname(url)
+    host = host_of(url)
     rule = sites.rule_for(host) if sites is not None and host else None
     if rule is not None:
         rule.apply(soup)
@@ -75,7 +72,9 @@ def _clean(html, url, entry, encoding, fetched_at, extra_tracking, sites) -> Art
     body = extract_body(index, title, LdBody.of(meta.ld.get("articleBody")), forced)
     if len(body) < MIN_BODY_CHARS:
         raise NoContentError("no article body found", url=url)
-    return build_article(index, body, url, entry, fetched_at or _now(), extra_tracking, meta)
+    return build_article(
+        index, body, url, entry, fetched_at or iso_time(time.time()), extra_tracking, meta
+    )
 
 
 def build_article(
@@ -89,7 +88,7 @@ def build_article(
 ) -> Article:
     """The record of a walked page whose body is known: metadata from the page, then entry."""
     meta = meta or clean_meta.read_meta(index)
-    host = clean_meta.hostname(url)
+    host = host_of(url)
     source = clean_meta.source_of(meta, entry, host)
     canonical = clean_meta.canonical_source(index, meta, url, extra_tracking)
     return Article(
@@ -137,7 +136,7 @@ def article_from_entry(entry: FeedEntry, *, fetched_at: str | None = None) -> Ar
     if not body:
         raise NoContentError("feed entry has no text", url=url)
     index = walk(parse(""))
-    return build_article(index, body, url, entry, fetched_at or _now(), ())
+    return build_article(index, body, url, entry, fetched_at or iso_time(time.time()), ())
 
 
 def _all_text(index: PageIndex) -> str:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
 
 from tasks.clean.dom import PageIndex
 from tasks.clean.jsonld import find_article, index_ids, names, parse_blocks, resolve, text_value
 from tasks.dedupe import canonical_url, choose_canonical, registrable_domain
+from tasks.formats import absolute_http
 from tasks.models import FeedEntry
 
 _TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ", " « ", " » ", " / ")
@@ -203,18 +203,7 @@ def image_of(meta: Meta, url: str, entry: FeedEntry | None) -> str | None:
         text_value(image.get("url") if isinstance(image, dict) else image),
         entry.image_url if entry else None,
     )
-    return absolute(raw, url)
-
-
-def absolute(raw: str | None, base: str) -> str | None:
-    """raw made absolute against base; None when it is not an http(s) URL."""
-    if not raw:
-        return None
-    try:
-        full = urljoin(base, raw.strip())
-    except ValueError:
-        return None
-    return full if full.startswith(("http://", "https://")) else None
+    return absolute_http(raw, url)
 
 
 def canonical_source(
@@ -235,11 +224,3 @@ def canonical_source(
     except ValueError:  # a URL that does not parse (a bad IPv6 literal, ...)
         return url.strip()
     return fetched
-
-
-def hostname(url: str) -> str:
-    """The lower-cased host of a URL, "" when it has none or does not parse."""
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""

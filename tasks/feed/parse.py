@@ -175,20 +175,13 @@ def to_utf8(body: bytes, content_type: str = "") -> tuple[bytes, str | None]:
     labels = [charset_param(content_type), match and match.group(1).decode("ascii")]
     declared = [c for c in map(charset.normalize_label, labels) if c]
     for codec in [*declared, "utf-8"]:
-        text = _strict(body, codec)
+        text = charset.strict_decode(body, codec)
         if text is not None:
             return _relabel(text), None
     guessed = charset.detect(body) or "latin-1"
-    text = _strict(body, guessed) or body.decode("latin-1")
+    text = charset.strict_decode(body, guessed) or body.decode("latin-1")
     said = declared[0] if declared else "nothing (so UTF-8)"
     return _relabel(text), f"encoding: declared {said} but the bytes are {guessed}"
-
-
-def _strict(body: bytes, codec: str) -> str | None:
-    try:
-        return body.decode(codec)
-    except (UnicodeDecodeError, LookupError):
-        return None
 
 
 def _relabel(text: str) -> bytes:

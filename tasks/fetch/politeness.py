@@ -20,6 +20,7 @@ from config.settings import Settings
 from tasks.errors import IngestError
 from tasks.fetch.http import HttpClient
 from tasks.fetch.robots import ALLOW_ALL, DISALLOW_ALL, RobotsRules, agent_token, parse_robots
+from tasks.formats import host_of
 from tasks.rediskeys import Keys
 
 log = logging.getLogger(__name__)
@@ -180,11 +181,6 @@ class Politeness:
         pipe.hset(key, mapping=mapping)
         pipe.expire(key, ttl)
         pipe.execute()
-
-
-def host_of(url: str) -> str:
-    """The lower-cased host name of url: what the rate limit is per."""
-    return (urlsplit(url).hostname or "").lower()
 
 
 def origin_of(url: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from tasks.clean import article_from_entry, clean_html
 from tasks.clean.sites import SiteRules
@@ -27,6 +26,7 @@ from tasks.errors import (
 )
 from tasks.fetch.http import HttpClient
 from tasks.fetch.politeness import Politeness
+from tasks.formats import iso_time
 from tasks.models import Article, FeedEntry, Outcome
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,6 @@ class IngestServices:
     keep_duplicates: bool = True
     extra_tracking: tuple[str, ...] = ()
     sites: SiteRules | None = None  # optional per-site selectors (NEWS_SITES_FILE)
-
-
-def iso_now(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
 
 
 def ingest(
@@ -88,7 +84,7 @@ def build_article(entry: FeedEntry, svc: IngestServices, now: float, slot: bool)
     Not on a re-crawl: the stored article is better than the feed's teaser, so a page that
     has gone (404, 403) leaves the stored article as it is and the failure is recorded."""
     if not entry.link:
-        return article_from_entry(entry, fetched_at=iso_now(now))
+        return article_from_entry(entry, fetched_at=iso_time(now))
     try:
         return fetch_and_clean(entry, svc, now, slot)
     except (HostBusy, Disallowed):
@@ -103,7 +99,7 @@ def build_article(entry: FeedEntry, svc: IngestServices, now: float, slot: bool)
             entry.link,
             entry.key,
         )
-        return article_from_entry(entry, fetched_at=iso_now(now))
+        return article_from_entry(entry, fetched_at=iso_time(now))
 
 
 def fetch_and_clean(entry: FeedEntry, svc: IngestServices, now: float, slot: bool) -> Article:
@@ -122,7 +118,7 @@ def fetch_and_clean(entry: FeedEntry, svc: IngestServices, now: float, slot: boo
         page.url,
         entry,
         encoding=page.encoding,
-        fetched_at=iso_now(now),
+        fetched_at=iso_time(now),
         extra_tracking=svc.extra_tracking,
         sites=svc.sites,
     )
@@ -161,6 +157,6 @@ def check_duplicate(
 def fallback_after_retries(entry: FeedEntry, now: float) -> Article | None:
     """When transient failures used up their retries: the entry's own content, if it has some."""
     try:
-        return article_from_entry(entry, fetched_at=iso_now(now))
+        return article_from_entry(entry, fetched_at=iso_time(now))
     except NoContentError:
         return None

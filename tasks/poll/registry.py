@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from config.feeds import FeedSource
 from config.settings import Settings
+from tasks.formats import as_text
 from tasks.poll.schedule import FeedState, network_down
 from tasks.rediskeys import Keys
 
@@ -65,7 +66,7 @@ class FeedRegistry:
         """Make Redis match the feed list: new feeds due now (+ a little jitter), changed ones
         updated (a new URL is due now), removed ones forgotten and disabled ones unscheduled.
         Feed states are kept either way, so re-adding a feed resumes its history."""
-        stored = {_text(k): _text(v) for k, v in self.redis.hgetall(self.keys.feeds).items()}
+        stored = {as_text(k): as_text(v) for k, v in self.redis.hgetall(self.keys.feeds).items()}
         counts = dict.fromkeys(("added", "changed", "removed", "disabled", "unchanged"), 0)
         pipe = self.redis.pipeline(transaction=True)
         spread = min(NEW_FEED_SPREAD, SPREAD_PER_FEED * len(feeds))
@@ -104,7 +105,7 @@ class FeedRegistry:
     def claim_due(self, now: float, limit: int = 500) -> list[str]:
         """Atomically take up to ``limit`` due feeds, pushing each to now + lease."""
         ids = self._claim(keys=[self.keys.schedule], args=[now, int(limit), now + self.lease])
-        return [_text(i) for i in ids]
+        return [as_text(i) for i in ids]
 
     def schedule(self, feed_id: str, at: float) -> None:
         """Set the next poll time of a scheduled feed (XX: a removed feed stays removed)."""
@@ -115,7 +116,7 @@ class FeedRegistry:
 
     def scheduled(self) -> dict[str, float]:
         return {
-            _text(k): v for k, v in self.redis.zrange(self.keys.schedule, 0, -1, withscores=True)
+            as_text(k): v for k, v in self.redis.zrange(self.keys.schedule, 0, -1, withscores=True)
         }
 
     # --- feeds and states ----------------------------------------------------------------
@@ -149,7 +150,7 @@ class FeedRegistry:
 
     def synced_file(self) -> dict[str, str]:
         """What the last sync remembered of the feeds file: signature, error, when."""
-        return {_text(k): _text(v) for k, v in self.redis.hgetall(self.keys.feeds_file).items()}
+        return {as_text(k): as_text(v) for k, v in self.redis.hgetall(self.keys.feeds_file).items()}
 
     def remember_file(self, signature: str, now: float, error: str = "") -> None:
         mapping = {"signature": signature, "checked": now, "error": error}
@@ -162,7 +163,7 @@ class FeedRegistry:
     def record_connect_failure(self, host: str, now: float) -> bool:
         """Note a connection failure; True when the network looks down (logged once, loudly)."""
         self.redis.hset(self.keys.network, host, now)
-        raw = {_text(k): float(v) for k, v in self.redis.hgetall(self.keys.network).items()}
+        raw = {as_text(k): float(v) for k, v in self.redis.hgetall(self.keys.network).items()}
         last_ok = raw.pop(_OK, None)
         down_since = raw.pop(_DOWN, None)
         if down_since is not None:
@@ -189,7 +190,3 @@ class FeedRegistry:
 
     def network_is_down(self) -> bool:
         return bool(self.redis.hexists(self.keys.network, _DOWN))
-
-
-def _text(value) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

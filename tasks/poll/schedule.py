@@ -21,10 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from config.feeds import FeedSource
-from config.settings import Settings
-from tasks.formats import http_date
+from config.settings import DAY, Settings
+from tasks.formats import as_text, http_date
 
-DAY = 86_400
 RHYTHM_WINDOW = 7 * DAY  # entries of the last week make the rhythm ...
 RHYTHM_ENTRIES = 20  # ... or, when the week has fewer than 2, the last 20 entries
 ENTRY_TIMES_KEPT = 50  # published times remembered per feed (about 11 bytes each)
@@ -86,7 +85,7 @@ class FeedState:
 
     @classmethod
     def from_hash(cls, feed_id: str, raw: Mapping) -> FeedState:
-        data = {_text(k): _text(v) for k, v in raw.items()}
+        data = {as_text(k): as_text(v) for k, v in raw.items()}
         values: dict = {"feed_id": feed_id}
         for f in fields(cls):
             if f.name in data and f.name != "feed_id":
@@ -97,10 +96,6 @@ class FeedState:
 _FLOATS = {"last_poll", "last_success", "next_poll", "interval", "error_since", "feed_ttl"}
 _INTS = {"error_status", "error_count", "entries_seen"}
 _DEFAULTS = {"error_count": 0, "entries_seen": 0, "entry_times": ()}
-
-
-def _text(value) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _convert(name: str, raw: str):

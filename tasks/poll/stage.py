@@ -20,13 +20,13 @@ import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
 
 from config.feeds import FeedsFileError, FeedSource, load_feeds
 from config.settings import Settings
 from tasks.errors import ConnectError, FeedError, HostBusy, IngestError
 from tasks.feed.parse import ParsedFeed, parse_feed
 from tasks.feed.text import timestamp
+from tasks.formats import host_of
 from tasks.models import FeedEntry, FetchedPage
 from tasks.poll.registry import FeedRegistry
 from tasks.poll.schedule import (
@@ -178,7 +178,7 @@ class _Poll:
         backed off; not counted while the network itself is down."""
         error = {**exc.to_dict(), "url": exc.url or url, "retry_after": exc.retry_after}
         down = isinstance(exc, ConnectError) and self.registry.record_connect_failure(
-            _host(url), self.now
+            host_of(url), self.now
         )
         error["network_down"] = down
         state = after_error(state, error, self.now, count=not down)
@@ -247,10 +247,6 @@ def _times(parsed: ParsedFeed, new: list[FeedEntry], now: float) -> list[float]:
     times = [timestamp(e.published or e.updated) for e in parsed.entries]
     undated_new = [now for e in new if not (e.published or e.updated)]
     return [t for t in times if t is not None] + undated_new
-
-
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or url).lower()
 
 
 # --- the beat tick -----------------------------------------------------------------------

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 import redis
 
 from config.feeds import FeedsFileError
-from config.settings import SettingsError
+from config.settings import SettingsError, load_settings
 from tasks.clean.sites import SitesFileError
 from tasks.errors import IngestError
 from worker.cli import bench, feeds, recrawl, service
 from worker.cli.common import CliError
-from worker.connect import ConnectError
+from worker.connect import RedisUnavailable
 
 # Each module has register(subparsers) adding its commands with set_defaults(func=...).
 COMMAND_MODULES = (
@@ -51,13 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "run":  # the service logs; a command speaks through its own lines
         logging.basicConfig(level=logging.ERROR, format="newsworker: %(name)s: %(message)s")
     try:
+        args.settings = load_settings()  # once, here; every command takes it from args
         return int(args.func(args) or 0)
     except (
         SettingsError,
         FeedsFileError,
         SitesFileError,
         CliError,
-        ConnectError,
+        RedisUnavailable,
         IngestError,
     ) as exc:
         print(f"newsworker: {exc}", file=sys.stderr)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from config.feeds import feed_from_table, load_feeds, parse_feeds, set_enabled
 from config.opml import new_feeds, parse_opml, to_opml, toml_tables
-from config.settings import load_settings
 from tasks.errors import IngestError
 from tasks.feed.discover import describe_feed, feed_candidates, is_feed
 from tasks.feed.parse import parse_feed
@@ -59,7 +58,7 @@ def register(sub) -> None:
 
 def cmd_check(args) -> int:
     try:
-        body, url, headers = _read_source(args.source)
+        body, url, headers = _read_source(args.source, args.settings)
         feed = parse_feed(body, url=url, headers=headers)
     except (IngestError, CliError) as exc:
         print(f"newsworker: not usable: {exc}", file=sys.stderr)
@@ -82,25 +81,25 @@ def cmd_check(args) -> int:
     return 0
 
 
-def _read_source(source: str) -> tuple[bytes, str, dict[str, str]]:
+def _read_source(source: str, settings) -> tuple[bytes, str, dict[str, str]]:
     if "://" not in source:
         path = Path(source)
         try:
             return path.read_bytes(), path.resolve().as_uri(), {}
         except OSError as exc:
             raise CliError(f"cannot read {source}: {exc.strerror or exc}") from None
-    page = _http().get(source, kind="feed")
+    page = _http(settings).get(source, kind="feed")
     return page.body, page.url, page.headers
 
 
-def _http():
+def _http(settings):
     from tasks.fetch.http import HttpClient
 
-    return HttpClient(load_settings())
+    return HttpClient(settings)
 
 
 def cmd_discover(args) -> int:
-    http = _http()
+    http = _http(args.settings)
     try:  # kind "feed" accepts HTML too: the URL may be the site or already a feed
         page = http.get(args.url, kind="feed")
     except IngestError as exc:
@@ -122,7 +121,7 @@ def cmd_discover(args) -> int:
 
 
 def cmd_import_opml(args) -> int:
-    settings = load_settings()
+    settings = args.settings
     try:
         imported = parse_opml(Path(args.file).read_bytes())
     except OSError as exc:
@@ -144,13 +143,13 @@ def cmd_import_opml(args) -> int:
 
 
 def cmd_export_opml(args) -> int:
-    sys.stdout.write(to_opml(load_feeds(load_settings().feeds_file)))
+    sys.stdout.write(to_opml(load_feeds(args.settings.feeds_file)))
     return 0
 
 
 def cmd_add(args) -> int:
     """Append one feed; the feeds file is validated with it before it is written."""
-    settings = load_settings()
+    settings = args.settings
     path = Path(settings.feeds_file)
     text = path.read_text("utf-8") if path.exists() else ""
     feed = feed_from_table({"name": args.name, "url": args.url, "tags": args.tag}, "new feed")
@@ -162,7 +161,7 @@ def cmd_add(args) -> int:
 
 
 def cmd_set_enabled(args) -> int:
-    settings = load_settings()
+    settings = args.settings
     path = Path(settings.feeds_file)
     new_text = set_enabled(path.read_text("utf-8"), args.name, args.enabled)
     parse_feeds(new_text, str(path))
@@ -176,7 +175,7 @@ def cmd_set_enabled(args) -> int:
 
 
 def cmd_list(args) -> int:
-    for f in load_feeds(load_settings().feeds_file):
+    for f in load_feeds(args.settings.feeds_file):
         bounds = f"{f.min_interval or '-'}..{f.max_interval or '-'}"
         state = "enabled" if f.enabled else "disabled"
         print(f"{f.id}\t{state}\t{bounds}\t{','.join(f.tags)}\t{f.name}\t{f.url}")
@@ -199,7 +198,7 @@ def queue_depths(settings, client) -> dict[str, int]:
 def cmd_status(args) -> int:
     from tasks.poll.registry import FeedRegistry
 
-    settings = load_settings()
+    settings = args.settings
     client = connect_redis(settings)
     registry = FeedRegistry(client, Keys(settings.redis_prefix), settings)
     feeds = registry.feeds()

@@ -7,8 +7,11 @@ import sys
 import time
 import uuid
 
+import redis
+from celery import Celery
+
 from config.feeds import feed_id_for
-from config.settings import load_settings
+from config.settings import Settings
 from tasks.rediskeys import Keys
 from worker.cli.common import CliError, date_arg
 from worker.connect import celery_app, connect_redis
@@ -35,6 +38,12 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_retry_failed)
 
 
+def service_handles(settings: Settings) -> tuple[Settings, redis.Redis, Celery]:
+    """What every command here starts with: the settings the running service uses, a pinged
+    Redis client and a Celery app to send tasks with."""
+    return settings, connect_redis(settings), celery_app(settings)
+
+
 def service_feed_ids(settings, client, names: list[str]) -> list[str]:
     """Ids of the named feeds (or of every enabled one) in the running service's registry,
     the feed list it synced from its own feeds file; CliError for a name it does not know."""
@@ -53,9 +62,7 @@ def service_feed_ids(settings, client, names: list[str]) -> list[str]:
 def cmd_recrawl(args) -> int:
     from tasks.ingest.progress import RecrawlProgress
 
-    settings = load_settings()
-    client = connect_redis(settings)
-    app = celery_app(settings)
+    settings, client, app = service_handles(args.settings)
     feed = service_feed_ids(settings, client, [args.feed])[0] if args.feed else None
     run_id = uuid.uuid4().hex[:12]
     progress = RecrawlProgress(client, app.newsworker_keys, run_id)
@@ -94,9 +101,7 @@ def watch(progress, timeout: float) -> int:
 
 
 def cmd_poll(args) -> int:
-    settings = load_settings()
-    client = connect_redis(settings)
-    app = celery_app(settings)
+    settings, client, app = service_handles(args.settings)
     ids = service_feed_ids(settings, client, args.feeds)
     for feed_id in ids:
         app.send_task("news.poll_feed", args=[feed_id])
@@ -113,9 +118,7 @@ def send_again(app, record: dict) -> None:
 
 
 def cmd_retry_failed(args) -> int:
-    settings = load_settings()
-    client = connect_redis(settings)
-    app = celery_app(settings)
+    settings, client, app = service_handles(args.settings)
     key = app.newsworker_keys.failed
     pipe = client.pipeline(transaction=True)  # take the whole list at once: two runs never
     pipe.lrange(key, 0, -1)  # both send (or both drop) the same entry

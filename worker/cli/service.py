@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from config.settings import describe, load_settings
+from config.settings import describe
 from worker.cli.common import date_arg
 
 
@@ -41,7 +41,7 @@ def cmd_run(args) -> int:
 
     from worker.service import ServiceError, run_service
 
-    settings = load_settings()
+    settings = args.settings
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -62,7 +62,7 @@ def feed_filter(value: str | None) -> str | None:
 def cmd_export(args) -> int:
     from tasks.store import open_store
 
-    store = open_store(load_settings().store_url)
+    store = open_store(args.settings.store_url)
     try:
         for article in store.iter_articles(feed_id=feed_filter(args.feed), since=args.since):
             if args.format == "jsonl":
@@ -77,7 +77,7 @@ def cmd_export(args) -> int:
 def cmd_show(args) -> int:
     from tasks.store import open_store
 
-    store = open_store(load_settings().store_url)
+    store = open_store(args.settings.store_url)
     try:
         article = store.get(args.id) or find_by_prefix(store, args.id)
     finally:
@@ -105,7 +105,7 @@ def cmd_clean(args) -> int:
         data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
-    settings = load_settings()
+    settings = args.settings
     sites = load_sites(settings.sites_file) if settings.sites_file else None
     article = clean_html(data, args.url, sites=sites)
     if args.format == "json":
@@ -116,7 +116,7 @@ def cmd_clean(args) -> int:
 
 
 def cmd_settings(args) -> int:
-    settings = load_settings()
+    settings = args.settings
     for name, default, doc in describe():
         value = getattr(settings, name[len("NEWS_") :].lower())
         if isinstance(value, tuple):
