@@ -15,14 +15,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/newsworker run
 
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint
 	$(BIN)/pytest
 
+# ruff (lint + format), the type checker, and the import-layering contracts (pyproject.toml)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -6,6 +6,7 @@ import pytest
 
 from config.feeds import FeedSource
 from config.settings import load_settings
+from tasks.feed.text import sy_seconds
 from tasks.poll.schedule import (
     FeedState,
     after_error,
@@ -18,7 +19,6 @@ from tasks.poll.schedule import (
     next_poll_at,
     normal_interval,
     rhythm_interval,
-    sy_seconds,
 )
 
 S = load_settings({})  # min 300, max 86400, default 1800, error cap 86400, jitter 0.25

@@ -23,11 +23,10 @@ from tasks import charset
 from tasks.errors import FeedError
 from tasks.feed.identity import assign_keys, oldest_first
 from tasks.feed.jsonfeed import is_json, parse_json_feed
-from tasks.feed.text import RawEntry, html_to_text, iso_date
+from tasks.feed.text import RawEntry, html_to_text, iso_date, sy_seconds
 from tasks.formats import absolute_http as absolute
 from tasks.formats import charset_param
 from tasks.models import FeedEntry
-from tasks.poll.schedule import sy_seconds
 
 # GUIDs / Atom ids are identifiers, not links: feedparser would resolve a relative one
 # ("12345", "story-1") against the feed's URL, so every key would change when a feed moves

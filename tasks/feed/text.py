@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from html import unescape
 from html.parser import HTMLParser
 
+from config.settings import DAY
 from tasks.formats import parse_date
 
 
@@ -113,3 +114,24 @@ def timestamp(iso: str | None) -> float | None:
         return datetime.fromisoformat(iso).timestamp()
     except ValueError:
         return None
+
+
+SY_PERIODS = {
+    "hourly": 3600,
+    "daily": DAY,
+    "weekly": 7 * DAY,
+    "monthly": 30 * DAY,
+    "yearly": 365 * DAY,
+}
+
+
+def sy_seconds(period: str | None, frequency: str | int | None) -> int | None:
+    """sy:updatePeriod / sy:updateFrequency -> seconds between updates (RSS 1.0 syndication)."""
+    if not period:
+        return None
+    span = SY_PERIODS.get(str(period).strip().lower())
+    try:
+        times = max(int(str(frequency).strip()), 1) if frequency not in (None, "") else 1
+    except ValueError:
+        times = 1
+    return span // times if span else None

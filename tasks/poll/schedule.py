@@ -29,13 +29,6 @@ RHYTHM_ENTRIES = 20  # ... or, when the week has fewer than 2, the last 20 entri
 ENTRY_TIMES_KEPT = 50  # published times remembered per feed (about 11 bytes each)
 NETWORK_WINDOW = 300  # seconds: connection failures older than this do not count
 NETWORK_MIN_HOSTS = 4  # distinct hosts failing since the last success = network down
-SY_PERIODS = {
-    "hourly": 3600,
-    "daily": DAY,
-    "weekly": 7 * DAY,
-    "monthly": 30 * DAY,
-    "yearly": 365 * DAY,
-}
 
 
 @dataclass(frozen=True)
@@ -143,18 +136,6 @@ def clamp(value: float, lo: float, hi: float) -> float:
 
 
 # --- server hints ------------------------------------------------------------------------
-
-
-def sy_seconds(period: str | None, frequency: str | int | None) -> int | None:
-    """sy:updatePeriod / sy:updateFrequency -> seconds between updates (RSS 1.0 syndication)."""
-    if not period:
-        return None
-    span = SY_PERIODS.get(str(period).strip().lower())
-    try:
-        times = max(int(str(frequency).strip()), 1) if frequency not in (None, "") else 1
-    except ValueError:
-        times = 1
-    return span // times if span else None
 
 
 def header_hint(headers: Mapping[str, str] | None, now: float) -> float | None:
