@@ -141,7 +141,8 @@ def set_enabled(text: str, name_or_id: str, enabled: bool) -> str:
 
 def _blocks(text: str) -> list[str]:
     """The text cut before each ``[[feeds]]`` line (the first block is the preamble)."""
-    blocks, current = [], []
+    blocks: list[str] = []
+    current: list[str] = []
     for line in text.splitlines(keepends=True):
         if line.strip() == "[[feeds]]" and current:
             blocks.append("".join(current))

@@ -49,7 +49,8 @@ def _compact(raw: str) -> datetime | None:
     if not match:
         return None
     try:
-        return datetime(*map(int, match.groups()))
+        year, month, day = (int(g) for g in match.groups())
+        return datetime(year, month, day)
     except ValueError:
         return None
 

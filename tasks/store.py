@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from tasks.errors import StoreError
@@ -87,7 +87,7 @@ def _row_values(article: Article) -> list:
 def without_nul(article: Article) -> Article:
     """The article with every NUL removed from its texts (authors and tags included):
     PostgreSQL refuses NUL in text, and SQLite would store what PostgreSQL cannot."""
-    changes = {}
+    changes: dict[str, Any] = {}
     for f in fields(Article):
         value = getattr(article, f.name)
         if isinstance(value, str) and "\x00" in value:

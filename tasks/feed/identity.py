@@ -27,7 +27,7 @@ from tasks.models import FeedEntry
 def assign_keys(entries: list[RawEntry]) -> list[tuple[str, RawEntry]]:
     """(key, entry) for each entry, in document order."""
     counts = Counter(e.entry_id for e in entries if e.entry_id)
-    return [(key_of(e, repeated=counts[e.entry_id] > 1), e) for e in entries]
+    return [(key_of(e, repeated=counts[e.entry_id or ""] > 1), e) for e in entries]
 
 
 def key_of(e: RawEntry, *, repeated: bool = False) -> str:

@@ -121,10 +121,13 @@ _SUBSET_SKIP = re.compile(rb"(\s+|<\?.*?\?>|<!--.*?-->)+", re.S)
 
 def _subset_problem(text: bytes) -> bytes | None:
     """The first entity declaration or oddity in the prolog's DOCTYPE subset, else None."""
-    pos = _MISC.match(text).end()
+    misc = _MISC.match(text)
+    pos = misc.end() if misc else 0
     if not text.startswith(b"<!DOCTYPE", pos):
         return None
     head = re.compile(rb"""<!DOCTYPE(?:[^"'\[>]+|"[^"]*"|'[^']*')*""").match(text, pos)
+    if head is None:
+        return None
     pos = head.end()
     if text.startswith(b">", pos):
         return None

@@ -149,7 +149,7 @@ def _register(sock: socket.socket | None) -> None:
 # --- guarded urllib3 connections ---------------------------------------------------------
 
 
-class _GuardedMixin:
+class _GuardedMixin(HTTPConnection):
     """Replaces urllib3's resolve-and-connect with resolve, check every address, connect."""
 
     policy: AddressPolicy = AddressPolicy()
@@ -226,7 +226,7 @@ class GuardedAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = self._pools
 
-    def send(self, request, **kwargs):
+    def send(self, request, **kwargs):  # type: ignore[override]
         kwargs["verify"] = True  # TLS is always verified, whatever a caller asks
         kwargs["proxies"] = {}  # a proxy would hide the real destination from the guard
         return super().send(request, **kwargs)

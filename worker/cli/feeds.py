@@ -205,7 +205,7 @@ def cmd_status(args) -> int:
     states = registry.states(f.id for f in feeds)
     scheduled = registry.scheduled()
     counters = article_counters(client, registry.keys, [f.id for f in feeds])
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             "NAME",
             "STATE",
