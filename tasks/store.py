@@ -23,6 +23,7 @@ from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from config.settings import store_url_problem
+from tasks.charset import without_surrogates
 from tasks.errors import StoreError
 from tasks.formats import utc_iso
 from tasks.models import Article, Outcome
@@ -85,16 +86,29 @@ def _row_values(article: Article) -> list:
 
 
 def without_nul(article: Article) -> Article:
-    """The article with every NUL removed from its texts (authors and tags included):
-    PostgreSQL refuses NUL in text, and SQLite would store what PostgreSQL cannot."""
+    """The article with every NUL removed from its texts (authors and tags included) and
+    lone surrogates replaced by U+FFFD: PostgreSQL refuses NUL in text, and SQLite would
+    store what PostgreSQL cannot; neither driver can encode a surrogate. The edges replace
+    surrogates already (tasks.charset); this is the last line, so no article is lost."""
     changes = {}
     for f in fields(Article):
         value = getattr(article, f.name)
-        if isinstance(value, str) and "\x00" in value:
-            changes[f.name] = value.replace("\x00", "")
-        elif isinstance(value, tuple | list) and any("\x00" in v for v in value):
-            changes[f.name] = tuple(v.replace("\x00", "") for v in value)
+        if isinstance(value, str):
+            text = _storable(value)
+            if text is not value:
+                changes[f.name] = text
+        elif isinstance(value, tuple | list):
+            texts = tuple(_storable(v) for v in value)
+            if any(a is not b for a, b in zip(texts, value, strict=True)):
+                changes[f.name] = texts
     return replace(article, **changes) if changes else article
+
+
+def _storable(text: str) -> str:
+    """text without NUL and lone surrogates; the same object when it had neither."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return without_surrogates(text)
 
 
 def _instant(value: str | None) -> datetime | None:

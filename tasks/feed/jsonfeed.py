@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tasks.charset import json_without_surrogates
 from tasks.errors import FeedError
 from tasks.feed.text import RawEntry, html_to_text, iso_date
 from tasks.formats import absolute_http as absolute
@@ -28,7 +29,8 @@ def parse_json_feed(
 ) -> tuple[str | None, str | None, str | None, list[RawEntry], str]:
     """(title, home page, language, entries in document order, format) of a JSON Feed."""
     try:
-        doc = json.loads(body.decode("utf-8-sig", "replace"))
+        text = body.decode("utf-8-sig", "replace")
+        doc = json_without_surrogates(text, json.loads(text))
     except ValueError as exc:
         raise FeedError(f"not valid JSON: {exc}", url=url) from None
     except RecursionError:  # "[" * 100000: the decoder recurses once per level
