@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from tasks.errors import FeedError
 from tasks.feed.identity import assign_keys, oldest_first
 from tasks.feed.jsonfeed import is_json, parse_json_feed
 from tasks.feed.text import RawEntry, html_to_text, iso_date
+from tasks.feed.trim import trim_items
 from tasks.formats import absolute_http as absolute
 from tasks.formats import charset_param
 from tasks.models import FeedEntry
@@ -39,6 +41,8 @@ if _mixin is not None and hasattr(_mixin._FeedParserMixin, "can_be_relative_uri"
     _mixin._FeedParserMixin.can_be_relative_uri = _mixin._FeedParserMixin.can_be_relative_uri - {
         "id"
     }
+
+log = logging.getLogger(__name__)
 
 _XML_DECL = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 _XML_DECL_ENC = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])([A-Za-z0-9._:-]+)(["'])""")
@@ -62,12 +66,19 @@ def parse_feed(
     url: str,
     headers: Mapping[str, str] | None = None,
     feed: FeedSource | None = None,
+    max_entries: int | None = None,
 ) -> ParsedFeed:
     """Parse a feed's bytes (the URL only resolves relative links); FeedError when unusable,
     never another exception: whatever else hostile bytes make a step raise (a RecursionError,
-    a TypeError on an odd value) is turned into a FeedError that names it."""
+    a TypeError on an odd value) is turned into a FeedError that names it.
+
+    ``max_entries`` (NEWS_FEED_MAX_ENTRIES) bounds the work: of a document with more than
+    twice that many items only the first and last ``max_entries`` are parsed at all
+    (tasks.feed.trim), so the cost of a poll is bounded whatever the feed's length."""
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    keep = max_entries if max_entries and max_entries > 0 else None
     try:
-        return _parse(body, url, {k.lower(): v for k, v in (headers or {}).items()}, feed)
+        return _parse(body, url, lowered, feed, keep)
     except FeedError:
         raise
     except Exception as exc:  # noqa: BLE001 - these bytes are unusable, say why
@@ -76,15 +87,17 @@ def parse_feed(
         ) from exc
 
 
-def _parse(body: bytes, url: str, headers: dict[str, str], feed: FeedSource | None) -> ParsedFeed:
+def _parse(
+    body: bytes, url: str, headers: dict[str, str], feed: FeedSource | None, keep: int | None
+) -> ParsedFeed:
     if not body or not body.strip():
         raise FeedError("empty body: no feed", url=url)
     if is_json(body, headers.get("content-type", "")):
-        title, link, language, raw, fmt = parse_json_feed(body, url)
+        title, link, language, raw, fmt = parse_json_feed(body, url, keep)
         entries = build_entries(raw, url=url, feed=feed, feed_title=title, feed_language=language)
         return ParsedFeed(title, link, language, entries, None, None, fmt)
     refuse_entities(body, url)
-    return _parse_xml(body, url, headers, feed)
+    return _parse_xml(body, url, headers, feed, keep)
 
 
 # --- the XML guard -----------------------------------------------------------------------
@@ -212,10 +225,12 @@ def _replacement(match: re.Match[bytes]) -> bytes:
 
 
 def _parse_xml(
-    body: bytes, url: str, headers: dict[str, str], feed: FeedSource | None
+    body: bytes, url: str, headers: dict[str, str], feed: FeedSource | None, keep: int | None
 ) -> ParsedFeed:
     data, warning = to_utf8(body, headers.get("content-type", ""))
     data = without_surrogate_refs(data)
+    if keep is not None:
+        data = _trimmed(data, keep, url)
     media = headers.get("content-type", "application/xml").split(";", 1)[0].strip()
     sent = {
         **headers,
@@ -239,6 +254,18 @@ def _parse_xml(
     return ParsedFeed(
         title, link, language, entries, _ttl(info), reason, result.get("version") or ""
     )
+
+
+def _trimmed(data: bytes, keep: int, url: str) -> bytes:
+    trimmed = trim_items(data, keep)
+    if trimmed.kept < trimmed.items:
+        log.info(
+            "feed has %d items, only the first and last %d are parsed url=%s",
+            trimmed.items,
+            keep,
+            url,
+        )
+    return trimmed.data
 
 
 def _bozo_reason(result) -> str:

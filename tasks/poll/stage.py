@@ -83,7 +83,13 @@ def poll_feed(
         body_hash = hashlib.sha256(page.body).hexdigest()[:32]
         if not recrawl and body_hash == state.body_hash:
             return run.finish(state, page, "unchanged")
-        parsed = parse_feed(page.body, url=page.url, headers=page.headers, feed=feed)
+        parsed = parse_feed(
+            page.body,
+            url=page.url,
+            headers=page.headers,
+            feed=feed,
+            max_entries=settings.feed_max_entries,
+        )
         entries = newest(parsed.entries, settings.feed_max_entries, feed.id)
         new = _new_entries(entries, seen, now, recrawl)
     except HostBusy as exc:

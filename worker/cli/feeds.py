@@ -24,6 +24,7 @@ from config.opml import new_feeds, read_opml, to_opml, toml_tables
 from tasks.errors import IngestError
 from tasks.feed.discover import describe_feed, feed_candidates, is_feed
 from tasks.feed.parse import parse_feed
+from tasks.poll.stage import newest
 from tasks.rediskeys import Keys
 from worker.cli.common import CliError
 from worker.connect import connect_redis
@@ -63,16 +64,20 @@ def register(sub) -> None:
 
 
 def cmd_check(args) -> int:
+    """Parse a feed as a poll would: NEWS_FEED_MAX_BYTES and NEWS_FEED_MAX_ENTRIES apply to a
+    file as to a URL; the entries printed are the ones a poll would take (the newest)."""
+    settings = args.settings
     try:
-        body, url, headers = _read_source(args.source, args.settings)
-        feed = parse_feed(body, url=url, headers=headers)
+        body, url, headers = _read_source(args.source, settings)
+        feed = parse_feed(body, url=url, headers=headers, max_entries=settings.feed_max_entries)
+        entries = newest(feed.entries, settings.feed_max_entries, "-")
     except (IngestError, CliError) as exc:
         print(f"newsworker: not usable: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - a checker must never end in a traceback
         print(f"newsworker: not usable: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    for e in feed.entries:
+    for e in entries:
         print(
             json.dumps(
                 {"id": e.entry_id, "link": e.link, "title": e.title, "published": e.published},
@@ -81,7 +86,7 @@ def cmd_check(args) -> int:
         )
     warn = f"; warning: {feed.bozo}" if feed.bozo else ""
     print(
-        f"ok: {len(feed.entries)} entries, {feed.format}, title {feed.title!r}{warn}",
+        f"ok: {len(entries)} entries, {feed.format}, title {feed.title!r}{warn}",
         file=sys.stderr,
     )
     return 0
@@ -90,10 +95,16 @@ def cmd_check(args) -> int:
 def _read_source(source: str, settings) -> tuple[bytes, str, dict[str, str]]:
     if "://" not in source:
         path = Path(source)
+        cap = settings.feed_max_bytes
         try:
-            return path.read_bytes(), path.resolve().as_uri(), {}
+            with path.open("rb") as f:
+                body = f.read(cap + 1)  # never more than the cap a poll would read
+            uri = path.resolve().as_uri()
         except OSError as exc:
             raise CliError(f"cannot read {source}: {exc.strerror or exc}") from None
+        if len(body) > cap:
+            raise CliError(f"{source} is over NEWS_FEED_MAX_BYTES ({cap} bytes)")
+        return body, uri, {}
     page = _http(settings).get(source, kind="feed")
     return page.body, page.url, page.headers
 
