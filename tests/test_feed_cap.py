@@ -43,6 +43,23 @@ def test_trim_keeps_the_first_and_last_items_well_formed():
     assert same.data == rss(4) and same.kept == 4
 
 
+def dated(n: int, newest_first: bool) -> bytes:
+    order = range(n - 1, -1, -1) if newest_first else range(n)
+    items = "".join(
+        f"<item><title>D{i}</title><guid>{i}</guid>"
+        f"<pubDate>Mon, 01 Jan 2024 {i // 60:02d}:{i % 60:02d}:00 GMT</pubDate></item>"
+        for i in order
+    )
+    return f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_dates_decide_which_end_is_kept(newest_first):
+    cut = trim_items(dated(100, newest_first), 10)
+    assert (cut.items, cut.kept) == (100, 10)
+    assert sorted(titles(cut.data)) == sorted(f"D{i}" for i in range(90, 100))
+
+
 def test_trim_skips_cdata_and_comments_and_knows_namespaces():
     tricky = b"<![CDATA[ <item>not one</item> ]]><!-- <item> --><items/>"
     assert len(item_starts(rss(3, tricky))) == 3

@@ -2,17 +2,22 @@
 boundaries, and the document cut down to the first and last ``keep`` items.
 
 Why: feedparser builds every item of a document in Python (a 10 MiB feed of 113,000 items
-took minutes and ~300 MB), so NEWS_FEED_MAX_ENTRIES must bound the parse, not only what is
-taken after it. Both ends are kept because feeds list items newest first or oldest first;
-the poll then takes the newest ``keep`` by date (tasks.poll.stage.newest). Pure, linear in
+took minutes and ~280 MB), so NEWS_FEED_MAX_ENTRIES must bound the parse, not only what is
+taken after it. Feeds list items newest first or oldest first: the dates of the first and
+last items decide which end is kept; without two readable, different dates both ends are
+kept, and the poll takes the newest ``keep`` of them (tasks.poll.stage.newest). Pure, linear in
 the bytes: one regex pass (re.finditer) over item tags, CDATA sections and comments; an
 unterminated CDATA section or comment ends the scan (no item can follow it).
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
+
+from tasks.feed.text import timestamp
+from tasks.formats import parse_date
 
 # One pass of finditer over the tokens that matter: a CDATA section, a comment, or a whole
 # item / entry tag (any namespace prefix: <rss:item>, <atom:entry>; <items> is another
@@ -91,21 +96,65 @@ def _closed_before(data: bytes, pos: int) -> bool:
 
 
 def trim_items(data: bytes, keep: int) -> Trimmed:
-    """The document with only its first and last ``keep`` items when it has more than
-    2 * keep; else unchanged. The cut removes whole elements, so well-formed stays so: the
-    fast scan's two cut points are checked (an end tag right before each), and when a check
-    fails (nested or odd markup) the exact scan of start and end tags decides."""
+    """The document cut when it has more than 2 * keep items: to the ``keep`` at its newer
+    end when the first and last items' dates tell which that is, else to both ends.
+
+    Only whole elements are removed, so well-formed stays so: the fast scan's cut points are
+    checked (an end tag right before each) and when a check fails (nested or odd markup) the
+    exact scan of start and end tags decides."""
     starts = item_starts(data)
-    if len(starts) <= 2 * keep:
-        return Trimmed(data, len(starts), len(starts))
-    head_end, tail_start = starts[keep], starts[len(starts) - keep]
-    if _closed_before(data, head_end) and _closed_before(data, tail_start):
-        return Trimmed(data[:head_end] + data[tail_start:], len(starts), 2 * keep)
+    n = len(starts)
+    if n <= 2 * keep:
+        return Trimmed(data, n, n)
+    last_end = _end_of_item(data, starts[-1])
+    a, b = _cut_points(data, starts, keep, last_end)
+    head_ok = a == starts[0] or _closed_before(data, a)
+    if last_end is not None and head_ok and _closed_before(data, b):
+        return _without(data, a, b, starts)
     spans = item_spans(data)
     if len(spans) <= 2 * keep:
         return Trimmed(data, len(spans), len(spans))
-    head_end, tail_start = spans[keep - 1][1], spans[len(spans) - keep][0]
-    return Trimmed(data[:head_end] + data[tail_start:], len(spans), 2 * keep)
+    top = [start for start, _ in spans]
+    a, b = _cut_points(data, top, keep, spans[-1][1])
+    return _without(data, a, b, top)
+
+
+def _cut_points(data: bytes, starts: list[int], keep: int, last_end: int | None) -> tuple[int, int]:
+    """The one byte range [a, b) to remove: the older items, or the middle when undated."""
+    n = len(starts)
+    first, last = _item_time(data, starts[0]), _item_time(data, starts[-1])
+    if first is not None and last is not None and first != last and last_end is not None:
+        if first > last:  # newest first: keep the head
+            return starts[keep], last_end
+        return starts[0], starts[n - keep]  # oldest first: keep the tail
+    return starts[keep], starts[n - keep]
+
+
+def _without(data: bytes, a: int, b: int, starts: list[int]) -> Trimmed:
+    removed = bisect.bisect_left(starts, b) - bisect.bisect_left(starts, a)
+    return Trimmed(data[:a] + data[b:], len(starts), len(starts) - removed)
+
+
+_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
+_DATE = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?(?:pubDate|published|updated|date|modified|issued)\b[^>]*>"
+    rb"\s*([^<]{1,64}?)\s*</"
+)
+DATE_WINDOW = 65_536  # bytes of an item searched for its date
+
+
+def _end_of_item(data: bytes, start: int) -> int | None:
+    match = _END.search(data, start)
+    return match.end() if match else None
+
+
+def _item_time(data: bytes, start: int) -> float | None:
+    """Unix time of the first date element in the item starting at ``start``, or None."""
+    match = _DATE.search(data, start, start + DATE_WINDOW)
+    end = _END.search(data, start, start + DATE_WINDOW)
+    if match is None or (end is not None and match.start() > end.start()):
+        return None
+    return timestamp(parse_date(match.group(1).decode("utf-8", "replace")))
 
 
 def ends_of(items: list, keep: int) -> list:
