@@ -160,7 +160,8 @@ def store_url_problem(url: str) -> str | None:
         parts.port  # noqa: B018 - parsed lazily: a bad port raises only here
     except ValueError as exc:
         return f"malformed PostgreSQL URL ({exc}): {url!r}"
-    schema = (parse_qs(parts.query).get("schema") or [None])[0]
+    schemas = parse_qs(parts.query).get("schema")
+    schema = schemas[0] if schemas else None
     if schema is not None and not _SCHEMA_NAME.match(schema):
         return f"bad schema name {schema!r} in the store URL (letters, digits, _)"
     return None

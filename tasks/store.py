@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from config.settings import store_url_problem
@@ -90,7 +90,7 @@ def without_nul(article: Article) -> Article:
     lone surrogates replaced by U+FFFD: PostgreSQL refuses NUL in text, and SQLite would
     store what PostgreSQL cannot; neither driver can encode a surrogate. The edges replace
     surrogates already (tasks.charset); this is the last line, so no article is lost."""
-    changes = {}
+    changes: dict[str, Any] = {}
     for f in fields(Article):
         value = getattr(article, f.name)
         if isinstance(value, str):

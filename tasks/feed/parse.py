@@ -308,7 +308,7 @@ def _plain(value: str | None, detail: Mapping | None = None) -> str | None:
 
 
 def _is_plain(detail: Mapping | None) -> bool:
-    return bool(detail) and detail.get("type") == "text/plain"
+    return detail is not None and detail.get("type") == "text/plain"
 
 
 def _fold_plain(value: str | None) -> str | None:
