@@ -14,11 +14,18 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 from defusedxml import ElementTree
 
-from config.feeds import FeedsFileError, FeedSource, feed_id_for
+from config.feeds import FeedsFileError, FeedSource, feed_from_table, feed_id_for
 
 
 def parse_opml(text: str | bytes) -> list[FeedSource]:
-    """FeedSources of an OPML document (ids from names, made unique)."""
+    """The valid FeedSources of an OPML document (see read_opml)."""
+    return read_opml(text)[0]
+
+
+def read_opml(text: str | bytes, source: str = "OPML") -> tuple[list[FeedSource], list[str]]:
+    """FeedSources of an OPML document, each validated as a feeds-file entry would be, and
+    one line per outline skipped (a file:// or malformed xmlUrl...). FeedsFileError when the
+    document as a whole is not usable OPML."""
     try:
         root = ElementTree.fromstring(text)
     except Exception as exc:  # noqa: BLE001 - ParseError and defusedxml's refusals alike
@@ -26,21 +33,27 @@ def parse_opml(text: str | bytes) -> list[FeedSource]:
     body = root.find("body")
     if body is None:
         raise FeedsFileError("not an OPML file: no <body>")
-    found: list[FeedSource] = []
+    found: list[tuple[str, str, list[str]]] = []
     _walk(body, (), found)
-    return found
+    feeds, skipped = [], []
+    for n, (name, url, tags) in enumerate(found, 1):
+        table = {"name": name, "url": url, "tags": list(dict.fromkeys(tags))}
+        try:
+            feeds.append(feed_from_table(table, f"{source}: outline #{n}"))
+        except FeedsFileError as exc:
+            skipped.append(str(exc))
+    return feeds, skipped
 
 
-def _walk(node, path: tuple[str, ...], found: list[FeedSource]) -> None:
+def _walk(node, path: tuple[str, ...], found: list[tuple[str, str, list[str]]]) -> None:
+    """(name, xmlUrl, tags) of every feed outline, in document order."""
     for outline in node.findall("outline"):
         title = (outline.get("title") or outline.get("text") or "").strip()
         url = (outline.get("xmlUrl") or "").strip()
         if not url:
             _walk(outline, (*path, title) if title else path, found)
             continue
-        tags = [*path, *_categories(outline.get("category") or "")]
-        name = title or url
-        found.append(FeedSource(feed_id_for(name), name, url, tags=tuple(dict.fromkeys(tags))))
+        found.append((title or url, url, [*path, *_categories(outline.get("category") or "")]))
 
 
 def _categories(raw: str) -> list[str]:

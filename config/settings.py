@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 
 class SettingsError(ValueError):
@@ -88,6 +90,22 @@ def _networks(raw: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _endpoints(raw: str) -> tuple[str, ...]:
+    """host:port pairs (a name, an IPv4 address or a [bracketed] IPv6 one), lower case."""
+    out = []
+    for part in filter(None, (p.strip().lower() for p in raw.split(","))):
+        try:
+            parts = urlsplit(f"//{part}")
+            port = parts.port
+        except ValueError:
+            port = None
+        if not parts.hostname or port is None or parts.path or parts.username:
+            raise ValueError(f"{part!r} is not host:port (like intranet.example:8080)")
+        host = parts.hostname
+        out.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    return tuple(out)
+
+
 def _words(raw: str) -> tuple[str, ...]:
     return tuple(filter(None, (p.strip() for p in raw.split(","))))
 
@@ -104,6 +122,57 @@ def _host_rates(raw: str) -> tuple[tuple[str, float], ...]:
 
 def _text(raw: str) -> str:
     return raw.strip()
+
+
+def _header_value(raw: str) -> str:
+    """Text sent in an HTTP header: no CR, LF or other control character (header injection;
+    requests would refuse every request with it, retried as a connect error)."""
+    value = raw.strip()
+    bad = next((c for c in value if ord(c) < 32 and c != "\t" or ord(c) == 127), None)
+    if bad is not None:
+        raise ValueError(f"must not contain control characters ({bad!r}), got {raw!r}")
+    return value
+
+
+def _optional_file(raw: str) -> str | None:
+    path = raw.strip()
+    if path and not os.path.isfile(path):
+        raise ValueError(f"no such file {path!r}")
+    return path or None
+
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def store_url_problem(url: str) -> str | None:
+    """Why a store URL cannot be opened (a missing path, a malformed host, a bad schema
+    name), or None. Checked when settings load, so no command finds out later."""
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if scheme == "sqlite" and sep:
+        if not rest.startswith("/") or not rest.strip("/") or rest.endswith("/"):
+            return f"expected sqlite:///relative/path.db or sqlite:////abs/path.db, got {url!r}"
+        return None
+    if scheme not in ("postgresql", "postgres") or not sep:
+        return f"unknown store URL {url!r}: expected sqlite:///PATH or postgresql://USER@HOST/DB"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsed lazily: a bad port raises only here
+    except ValueError as exc:
+        return f"malformed PostgreSQL URL ({exc}): {url!r}"
+    schemas = parse_qs(parts.query).get("schema")
+    schema = schemas[0] if schemas else None
+    if schema is not None and not _SCHEMA_NAME.match(schema):
+        return f"bad schema name {schema!r} in the store URL (letters, digits, _)"
+    return None
+
+
+def _store_url(raw: str) -> str:
+    value = _url("sqlite", "postgresql", "postgres")(raw)
+    problem = store_url_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 def _optional_text(raw: str) -> str | None:
@@ -130,7 +199,7 @@ class Settings:
     )
     store_url: str = _setting(
         "sqlite:///./data/articles.db",
-        _url("sqlite", "postgresql", "postgres"),
+        _store_url,
         "Where articles are stored: sqlite:///PATH or postgresql://USER@HOST/DB.",
     )
     feeds_file: str = _setting("config/feeds.toml", _text, "The feed list (TOML).")
@@ -146,7 +215,7 @@ class Settings:
     # Fetching
     user_agent: str = _setting(
         "newsworker/0.1 (+https://github.com/newsworker/newsworker)",
-        _text,
+        _header_value,
         "User-Agent sent with every request; it should name a contact URL.",
     )
     fetch_allow_private: bool = _setting(
@@ -156,6 +225,11 @@ class Settings:
     )
     fetch_allow_networks: tuple[str, ...] = _setting(
         (), _networks, "Comma-separated networks opened despite the SSRF guard (CIDR)."
+    )
+    fetch_allow_hosts: tuple[str, ...] = _setting(
+        (),
+        _endpoints,
+        "Comma-separated host:port opened despite the SSRF guard (one service, not a network).",
     )
     fetch_connect_timeout: float = _setting(10.0, _float(0.1, 300), "Connect timeout, seconds.")
     fetch_read_timeout: float = _setting(
@@ -181,7 +255,7 @@ class Settings:
         30.0, _float(0.1, 3600), "First back-off after a transient failure, doubled per retry, s."
     )
     ca_bundle: str | None = _setting(
-        None, _optional_text, "Extra CA bundle file for TLS (verification is always on)."
+        None, _optional_file, "Extra CA bundle file for TLS (verification is always on)."
     )
     host_rate: float = _setting(
         1.0, _float(0.001, 1000), "Requests per second per host, across all workers."

@@ -2,7 +2,10 @@
 
 Owned here: the order of evidence (byte-order mark, the HTTP header charset, a
 ``<meta charset>`` in the first bytes, then statistical detection) and the guards against
-mojibake. Pure functions; no HTTP, no parsing beyond the charset prescan of the HTML standard.
+mojibake; and the one rule for invalid code points where text enters: a lone surrogate
+(from a ``\\ud800`` JSON escape, a UTF-7 page, ``&#xD800;``) becomes U+FFFD, since no
+UTF-8 encoder (Celery's JSON, the store, stdout) accepts it. Pure functions; no HTTP, no
+parsing beyond the charset prescan of the HTML standard.
 """
 
 from __future__ import annotations
@@ -37,6 +40,51 @@ _WESTERN = {
     "windows-1252",
     "l1",
 }
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """text with lone surrogates replaced by U+FFFD (a high-low pair left split in a str is
+    joined into its character). The common case, none, is one regex search."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # JSON's \ud800..\udfff
+
+
+def json_without_surrogates(text: str, value: object) -> object:
+    """``value`` (json.loads of ``text``) with lone surrogates replaced, walked only when
+    the text has a surrogate escape at all: the common case costs one regex search."""
+    return without_surrogates_in(value) if _SURROGATE_ESCAPE.search(text) else value
+
+
+def without_surrogates_in(value: object) -> object:
+    """A parsed JSON value with every string (keys too) passed through without_surrogates;
+    dicts and lists are changed in place, walked without recursion (any nesting depth)."""
+    if isinstance(value, str):
+        return without_surrogates(value)
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, item in list(node.items()):
+                clean_key = without_surrogates(key) if isinstance(key, str) else key
+                if clean_key != key:
+                    del node[key]
+                node[clean_key] = without_surrogates(item) if isinstance(item, str) else item
+                if isinstance(item, dict | list):
+                    stack.append(item)
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                if isinstance(item, str):
+                    node[i] = without_surrogates(item)
+                elif isinstance(item, dict | list):
+                    stack.append(item)
+    return value
 
 
 def normalize_label(label: str | None) -> str | None:
@@ -109,6 +157,10 @@ def decode_html(body: bytes, header_encoding: str | None = None) -> str:
     """
     if not body:
         return ""
+    return without_surrogates(_decode(body, header_encoding))
+
+
+def _decode(body: bytes, header_encoding: str | None) -> str:
     bom = sniff_bom(body)
     if bom:
         return body.decode(bom, errors="replace").lstrip("\ufeff")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from config.settings import store_url_problem
+from tasks.charset import without_surrogates
 from tasks.errors import StoreError
 from tasks.formats import utc_iso
 from tasks.models import Article, Outcome
@@ -85,16 +86,29 @@ def _row_values(article: Article) -> list:
 
 
 def without_nul(article: Article) -> Article:
-    """The article with every NUL removed from its texts (authors and tags included):
-    PostgreSQL refuses NUL in text, and SQLite would store what PostgreSQL cannot."""
+    """The article with every NUL removed from its texts (authors and tags included) and
+    lone surrogates replaced by U+FFFD: PostgreSQL refuses NUL in text, and SQLite would
+    store what PostgreSQL cannot; neither driver can encode a surrogate. The edges replace
+    surrogates already (tasks.charset); this is the last line, so no article is lost."""
     changes: dict[str, Any] = {}
     for f in fields(Article):
         value = getattr(article, f.name)
-        if isinstance(value, str) and "\x00" in value:
-            changes[f.name] = value.replace("\x00", "")
-        elif isinstance(value, tuple | list) and any("\x00" in v for v in value):
-            changes[f.name] = tuple(v.replace("\x00", "") for v in value)
+        if isinstance(value, str):
+            text = _storable(value)
+            if text is not value:
+                changes[f.name] = text
+        elif isinstance(value, tuple | list):
+            texts = tuple(_storable(v) for v in value)
+            if any(a is not b for a, b in zip(texts, value, strict=True)):
+                changes[f.name] = texts
     return replace(article, **changes) if changes else article
+
+
+def _storable(text: str) -> str:
+    """text without NUL and lone surrogates; the same object when it had neither."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return without_surrogates(text)
 
 
 def _instant(value: str | None) -> datetime | None:
@@ -340,17 +354,12 @@ class PostgresStore(SqlStore):
             yield cur
 
 
-_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-
-
 def _postgres(url: str) -> PostgresStore:
     import psycopg
 
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     schema = (query.pop("schema", [None]) or [None])[0]
-    if schema is not None and not _SCHEMA_NAME.match(schema):
-        raise ValueError(f"bad schema name {schema!r} in the store URL")
     rest = "&".join(f"{k}={v}" for k, vs in query.items() for v in vs)
     conninfo = parts._replace(scheme="postgresql", query=rest).geturl()
     try:
@@ -362,20 +371,17 @@ def _postgres(url: str) -> PostgresStore:
 
 
 def open_store(url: str) -> ArticleStore:
-    """The store named by a URL: sqlite:///rel/path.db, sqlite:////abs/path.db, postgresql://..."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    """The store named by a URL: sqlite:///rel/path.db, sqlite:////abs/path.db, postgresql://...
+
+    ValueError for a URL that cannot name a store (settings refuse those at load already)."""
+    problem = store_url_problem(url)
+    if problem:
+        raise ValueError(problem)
+    scheme = url.split("://", 1)[0].lower()
     if scheme == "sqlite":
         path = url.split("://", 1)[1]
-        if not path.startswith("/") or path == "/":
-            raise ValueError(
-                f"expected sqlite:///relative/path.db or sqlite:////abs/path.db, got {url!r}"
-            )
         try:
             return SqliteStore(os.path.expanduser(path[1:]))
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the SQLite store {path[1:]}: {exc}") from None
-    if scheme in ("postgresql", "postgres"):
-        return _postgres(url)
-    raise ValueError(
-        f"unknown store URL {url!r}: expected sqlite:///PATH or postgresql://USER@HOST/DB"
-    )
+    return _postgres(url)

@@ -253,7 +253,7 @@ def test_deeply_nested_json_is_a_feed_error(body):
 
 
 def test_any_other_failure_of_a_step_is_a_feed_error(monkeypatch):
-    def broken(body, url):
+    def broken(*args):
         raise KeyError("name")
 
     monkeypatch.setattr("tasks.feed.parse.parse_json_feed", broken)

@@ -11,6 +11,8 @@ import json
 import logging
 import re
 
+from tasks.charset import json_without_surrogates
+
 log = logging.getLogger(__name__)
 
 ARTICLE_TYPES = frozenset(
@@ -43,7 +45,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _loads(text: str):
-    """json.loads with the repairs real pages need (comments, CDATA, trailing commas)."""
+    """json.loads with the repairs real pages need (comments, CDATA, trailing commas); a lone
+    surrogate escape ("\\ud800") decodes to U+FFFD, not to a string no encoder accepts."""
+    return json_without_surrogates(text, _repaired_loads(text))
+
+
+def _repaired_loads(text: str):
     text = text.strip()
     for wrapper in ("<!--", "-->", "<![CDATA[", "]]>", "//<![CDATA[", "//]]>"):
         text = text.replace(wrapper, "")

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tasks.charset import json_without_surrogates
 from tasks.errors import FeedError
 from tasks.feed.text import RawEntry, html_to_text, iso_date
+from tasks.feed.trim import ends_of
 from tasks.formats import absolute_http as absolute
 
 VERSIONS = {
@@ -24,11 +26,13 @@ def is_json(body: bytes, content_type: str) -> bool:
 
 
 def parse_json_feed(
-    body: bytes, url: str
+    body: bytes, url: str, keep: int | None = None
 ) -> tuple[str | None, str | None, str | None, list[RawEntry], str]:
-    """(title, home page, language, entries in document order, format) of a JSON Feed."""
+    """(title, home page, language, entries in document order, format) of a JSON Feed; with
+    ``keep``, only the first and last ``keep`` items become entries (tasks.feed.trim)."""
     try:
-        doc = json.loads(body.decode("utf-8-sig", "replace"))
+        text = body.decode("utf-8-sig", "replace")
+        doc = json_without_surrogates(text, json.loads(text))
     except ValueError as exc:
         raise FeedError(f"not valid JSON: {exc}", url=url) from None
     except RecursionError:  # "[" * 100000: the decoder recurses once per level
@@ -42,6 +46,8 @@ def parse_json_feed(
         raise FeedError("JSON Feed without an 'items' list", url=url)
     fmt = VERSIONS.get(str(doc["version"]).rstrip("/"), "json")
     language = _str(doc.get("language"))
+    if keep is not None:
+        items = ends_of(items, keep)
     entries = [_entry(item, url, doc) for item in items if isinstance(item, dict)]
     return (
         _str(doc.get("title")),

@@ -11,7 +11,9 @@ would fetch URLs or open files, which must never happen here.
 
 from __future__ import annotations
 
+import html
 import io
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from tasks.errors import FeedError
 from tasks.feed.identity import assign_keys, oldest_first
 from tasks.feed.jsonfeed import is_json, parse_json_feed
 from tasks.feed.text import RawEntry, html_to_text, iso_date, sy_seconds
+from tasks.feed.trim import trim_items
 from tasks.formats import absolute_http as absolute
 from tasks.formats import charset_param
 from tasks.models import FeedEntry
@@ -37,6 +40,8 @@ if _mixin is not None and hasattr(_mixin._FeedParserMixin, "can_be_relative_uri"
     _mixin._FeedParserMixin.can_be_relative_uri = _mixin._FeedParserMixin.can_be_relative_uri - {
         "id"
     }
+
+log = logging.getLogger(__name__)
 
 _XML_DECL = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 _XML_DECL_ENC = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])([A-Za-z0-9._:-]+)(["'])""")
@@ -60,12 +65,19 @@ def parse_feed(
     url: str,
     headers: Mapping[str, str] | None = None,
     feed: FeedSource | None = None,
+    max_entries: int | None = None,
 ) -> ParsedFeed:
     """Parse a feed's bytes (the URL only resolves relative links); FeedError when unusable,
     never another exception: whatever else hostile bytes make a step raise (a RecursionError,
-    a TypeError on an odd value) is turned into a FeedError that names it."""
+    a TypeError on an odd value) is turned into a FeedError that names it.
+
+    ``max_entries`` (NEWS_FEED_MAX_ENTRIES) bounds the work: of a document with more than
+    twice that many items only the first and last ``max_entries`` are parsed at all
+    (tasks.feed.trim), so the cost of a poll is bounded whatever the feed's length."""
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    keep = max_entries if max_entries and max_entries > 0 else None
     try:
-        return _parse(body, url, {k.lower(): v for k, v in (headers or {}).items()}, feed)
+        return _parse(body, url, lowered, feed, keep)
     except FeedError:
         raise
     except Exception as exc:  # noqa: BLE001 - these bytes are unusable, say why
@@ -74,15 +86,17 @@ def parse_feed(
         ) from exc
 
 
-def _parse(body: bytes, url: str, headers: dict[str, str], feed: FeedSource | None) -> ParsedFeed:
+def _parse(
+    body: bytes, url: str, headers: dict[str, str], feed: FeedSource | None, keep: int | None
+) -> ParsedFeed:
     if not body or not body.strip():
         raise FeedError("empty body: no feed", url=url)
     if is_json(body, headers.get("content-type", "")):
-        title, link, language, raw, fmt = parse_json_feed(body, url)
+        title, link, language, raw, fmt = parse_json_feed(body, url, keep)
         entries = build_entries(raw, url=url, feed=feed, feed_title=title, feed_language=language)
         return ParsedFeed(title, link, language, entries, None, None, fmt)
     refuse_entities(body, url)
-    return _parse_xml(body, url, headers, feed)
+    return _parse_xml(body, url, headers, feed, keep)
 
 
 # --- the XML guard -----------------------------------------------------------------------
@@ -187,17 +201,38 @@ def to_utf8(body: bytes, content_type: str = "") -> tuple[bytes, str | None]:
 
 
 def _relabel(text: str) -> bytes:
-    data = text.encode("utf-8")
+    data = charset.without_surrogates(text).encode("utf-8")  # a UTF-7 feed can make them
     return _XML_DECL_ENC.sub(rb"\1utf-8\3", data, count=1)
+
+
+# &#xD800; .. &#xDFFF; and &#55296; .. &#57343;: a character reference to a surrogate, which
+# makes feedparser's own re-encoding fail and the whole feed be refused.
+_SURROGATE_REF = re.compile(rb"&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}|0*5[5-7][0-9]{3});")
+
+
+def without_surrogate_refs(data: bytes) -> bytes:
+    """The XML with every character reference to a surrogate replaced by U+FFFD's."""
+    if b"&#" not in data:
+        return data
+    return _SURROGATE_REF.sub(_replacement, data)
+
+
+def _replacement(match: re.Match[bytes]) -> bytes:
+    ref = match.group(0)[2:-1]
+    value = int(ref[1:], 16) if ref[:1] in b"xX" else int(ref)
+    return b"&#xFFFD;" if 0xD800 <= value <= 0xDFFF else match.group(0)
 
 
 # --- feedparser --------------------------------------------------------------------------
 
 
 def _parse_xml(
-    body: bytes, url: str, headers: dict[str, str], feed: FeedSource | None
+    body: bytes, url: str, headers: dict[str, str], feed: FeedSource | None, keep: int | None
 ) -> ParsedFeed:
     data, warning = to_utf8(body, headers.get("content-type", ""))
+    data = without_surrogate_refs(data)
+    if keep is not None:
+        data = _trimmed(data, keep, url)
     media = headers.get("content-type", "application/xml").split(";", 1)[0].strip()
     sent = {
         **headers,
@@ -212,7 +247,7 @@ def _parse_xml(
     if not result.entries:
         _check_usable(body, result, bozo, headers, url)
     info = result.feed
-    title = _plain(info.get("title"))
+    title = _plain(info.get("title"), info.get("title_detail"))
     language = info.get("language")
     raw = [_raw_entry(e, url) for e in result.entries]
     entries = build_entries(raw, url=url, feed=feed, feed_title=title, feed_language=language)
@@ -221,6 +256,18 @@ def _parse_xml(
     return ParsedFeed(
         title, link, language, entries, _ttl(info), reason, result.get("version") or ""
     )
+
+
+def _trimmed(data: bytes, keep: int, url: str) -> bytes:
+    trimmed = trim_items(data, keep)
+    if trimmed.kept < trimmed.items:
+        log.info(
+            "feed has %d items, only the first and last %d are parsed url=%s",
+            trimmed.items,
+            keep,
+            url,
+        )
+    return trimmed.data
 
 
 def _bozo_reason(result) -> str:
@@ -252,26 +299,40 @@ def _ttl(info) -> int | None:
     return max(hints) if hints else None
 
 
-def _plain(value: str | None) -> str | None:
+def _plain(value: str | None, detail: Mapping | None = None) -> str | None:
+    """Plain text of a feed text construct: HTML is reduced to its text, but an Atom
+    ``type="text"`` value (feedparser: text/plain) is text already: "Using <script> tags"
+    keeps its "<script>"."""
+    if _is_plain(detail):
+        return _fold_plain(value)
     text = html_to_text(value) if value and "<" in value else (value or "").strip()
     return text or None
 
 
+def _is_plain(detail: Mapping | None) -> bool:
+    return detail is not None and detail.get("type") == "text/plain"
+
+
+def _fold_plain(value: str | None) -> str | None:
+    return " ".join((value or "").split()) or None
+
+
 def _raw_entry(e, url: str) -> RawEntry:
-    contents = [c.get("value", "") for c in e.get("content") or [] if c.get("value")]
+    contents = [_as_html(c) for c in e.get("content") or [] if c.get("value")]
     summary_html = e.get("summary") or None
     detail = e.get("title_detail") or {}
+    plain_summary = _is_plain(e.get("summary_detail"))
     return RawEntry(
         entry_id=(e.get("id") or "").strip() or None,
         link=absolute(e.get("link"), url),
-        title=_plain(e.get("title")),
+        title=_plain(e.get("title"), detail),
         published=iso_date(e.get("published"), e.get("published_parsed"))
         or iso_date(
             dict.get(e, "updated"), dict.get(e, "updated_parsed")
         ),  # dc:date, Atom 0.3 modified
         updated=_updated(e),
-        summary=html_to_text(summary_html) or None if summary_html else None,
-        content="\n".join(contents) or summary_html,
+        summary=_summary(summary_html, plain_summary),
+        content="\n".join(contents) or _as_html(e.get("summary_detail") or {}) or None,
         authors=_authors(e),
         tags=tuple(
             t.get("term") or t.get("label")
@@ -281,6 +342,18 @@ def _raw_entry(e, url: str) -> RawEntry:
         language=detail.get("language") or None,
         image_url=absolute(_image(e), url),
     )
+
+
+def _as_html(detail: Mapping) -> str:
+    """The HTML of a text construct: a text/plain value is escaped, so its "<" stays text."""
+    value = detail.get("value") or ""
+    return html.escape(value, quote=False) if _is_plain(detail) else value
+
+
+def _summary(value: str | None, plain: bool) -> str | None:
+    if not value:
+        return None
+    return _fold_plain(value) if plain else html_to_text(value) or None
 
 
 def _updated(e) -> str | None:

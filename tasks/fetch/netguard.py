@@ -41,8 +41,11 @@ Resolver = Callable[[str, int], list[AddrInfo]]
 # Cloud metadata endpoints: blocked even with NEWS_FETCH_ALLOW_PRIVATE, unless an operator
 # lists them in NEWS_FETCH_ALLOW_NETWORKS on purpose.
 METADATA = frozenset(map(ipaddress.ip_address, ("169.254.169.254", "fd00:ec2::254")))
-# Python's is_global does not cover CGNAT (RFC 6598) on every version; name it.
+# Python's is_global does not cover these on every version (and calls 192.0.0.9 and .10
+# global): CGNAT (RFC 6598) and the IETF protocol assignments 192.0.0.0/24 (RFC 6890), once
+# a cloud metadata range (Oracle Cloud's 192.0.0.192). Named, so no version lets them through.
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
+NOT_PUBLIC_V4 = (CGNAT, ipaddress.ip_network("192.0.0.0/24"))
 
 
 def default_resolver(host: str, port: int) -> list[AddrInfo]:
@@ -51,26 +54,60 @@ def default_resolver(host: str, port: int) -> list[AddrInfo]:
 
 
 class AddressPolicy:
-    """Decides whether one IP address may be connected to."""
+    """Decides whether one IP address may be connected to (for a host name and port).
 
-    def __init__(self, allow_private: bool = False, allow_networks: Iterable[str] = ()) -> None:
+    ``allow_hosts`` ("host:port", as NEWS_FETCH_ALLOW_HOSTS normalises them) opens one service:
+    a listed name opens whatever it resolves to at that port, metadata addresses excepted; a
+    listed address opens that address at that port, metadata included (listed on purpose).
+    """
+
+    def __init__(
+        self,
+        allow_private: bool = False,
+        allow_networks: Iterable[str] = (),
+        allow_hosts: Iterable[str] = (),
+    ) -> None:
         self.allow_private = allow_private
         self.allow_networks = tuple(ipaddress.ip_network(n, strict=False) for n in allow_networks)
+        self.allow_hosts = frozenset(h.lower() for h in allow_hosts)
 
     @classmethod
     def from_settings(cls, settings) -> AddressPolicy:
-        return cls(settings.fetch_allow_private, settings.fetch_allow_networks)
+        return cls(
+            settings.fetch_allow_private,
+            settings.fetch_allow_networks,
+            settings.fetch_allow_hosts,
+        )
 
-    def allows(self, address: str | IPAddress) -> bool:
+    def allows(
+        self, address: str | IPAddress, host: str | None = None, port: int | None = None
+    ) -> bool:
         ip = unmap(ipaddress.ip_address(address))
         if any(ip.version == net.version and ip in net for net in self.allow_networks):
             return True
+        if port is not None and self.allow_hosts:
+            if _endpoint(str(ipaddress.ip_address(address)), port) in self.allow_hosts:
+                return True
+            if host and _endpoint(host, port) in self.allow_hosts and ip not in METADATA:
+                return True
         if ip in METADATA or ip.is_multicast or ip.is_unspecified:
             return False
         if is_public(ip):
             return True
         # 240.0.0.0/4 and broadcast are never a real server, even on a private network.
         return self.allow_private and not (ip.version == 4 and ip.is_reserved)
+
+
+def _endpoint(host: str, port: int) -> str:
+    """host:port as NEWS_FETCH_ALLOW_HOSTS writes it (IPv6 in brackets, lower case)."""
+    host = host.strip("[]").lower()
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def has_zone_id(host: str) -> bool:
+    """An IPv6 literal with a zone id (fe80::1%eth0, %25 in a URL): interface-scoped, so
+    never a server on the internet; refused as permanent, not retried as a name lookup."""
+    return "%" in host
 
 
 def unmap(ip: IPAddress) -> IPAddress:
@@ -88,7 +125,7 @@ def unmap(ip: IPAddress) -> IPAddress:
 
 def is_public(ip: IPAddress) -> bool:
     """A globally routable unicast address (not private, loopback, link-local, reserved...)."""
-    if ip.version == 4 and ip in CGNAT:
+    if ip.version == 4 and any(ip in net for net in NOT_PUBLIC_V4):
         return False
     if ip.version == 6 and ip.is_site_local:  # fec0::/10: deprecated (RFC 3879), still private
         return False
@@ -157,11 +194,17 @@ class _GuardedMixin(HTTPConnection):
 
     def _new_conn(self) -> socket.socket:
         host = self._dns_host.strip("[]")
+        if has_zone_id(host):
+            raise BlockedAddress(f"{self.host}: an IPv6 zone id (a local interface) is refused")
         try:
             infos = type(self).resolver(host, self.port)
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc
-        blocked = [info[4][0] for info in infos if not self.policy.allows(info[4][0])]
+        blocked = [
+            info[4][0]
+            for info in infos
+            if not self.policy.allows(info[4][0], host=host, port=self.port)
+        ]
         if blocked or not infos:
             log.warning("blocked address host=%s addresses=%s", self.host, blocked)
             raise BlockedAddress(f"{self.host} resolves to a blocked address {blocked}")

@@ -62,17 +62,18 @@ class FeedRegistry:
 
     # --- the feeds file ------------------------------------------------------------------
 
-    def sync(self, feeds: list[FeedSource], now: float) -> dict:
+    def sync(self, feeds: list[FeedSource], now: float, keep: Iterable[str] = ()) -> dict:
         """Make Redis match the feed list: new feeds due now (+ a little jitter), changed ones
         updated (a new URL is due now), removed ones forgotten and disabled ones unscheduled.
-        Feed states are kept either way, so re-adding a feed resumes its history."""
+        Feed states are kept either way, so re-adding a feed resumes its history. Ids in
+        ``keep`` (entries refused this time) are not removed: their last good version stays."""
         stored = {as_text(k): as_text(v) for k, v in self.redis.hgetall(self.keys.feeds).items()}
         counts = dict.fromkeys(("added", "changed", "removed", "disabled", "unchanged"), 0)
         pipe = self.redis.pipeline(transaction=True)
         spread = min(NEW_FEED_SPREAD, SPREAD_PER_FEED * len(feeds))
         for feed in feeds:
             counts[self._sync_one(pipe, feed, stored.get(feed.id), now, spread)] += 1
-        gone = set(stored) - {f.id for f in feeds}
+        gone = set(stored) - {f.id for f in feeds} - set(keep)
         if gone:
             pipe.hdel(self.keys.feeds, *gone)
             pipe.zrem(self.keys.schedule, *gone)
@@ -152,8 +153,13 @@ class FeedRegistry:
         """What the last sync remembered of the feeds file: signature, error, when."""
         return {as_text(k): as_text(v) for k, v in self.redis.hgetall(self.keys.feeds_file).items()}
 
-    def remember_file(self, signature: str, now: float, error: str = "") -> None:
+    def remember_file(
+        self, signature: str, now: float, error: str = "", refused: Iterable[str] = ()
+    ) -> None:
+        """Note the feeds file as read: ``error`` when it was not loaded at all, ``refused``
+        (one line per entry, newline-joined) for the entries left out of a loaded file."""
         mapping = {"signature": signature, "checked": now, "error": error}
+        mapping["refused"] = "\n".join(refused)
         if not error:
             mapping["synced"] = now
         self.redis.hset(self.keys.feeds_file, mapping=mapping)

@@ -21,7 +21,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from config.feeds import FeedsFileError, FeedSource, load_feeds
+from config.feeds import FeedsFileError, FeedSource, read_feeds_file
 from config.settings import Settings
 from tasks.errors import ConnectError, FeedError, HostBusy, IngestError
 from tasks.feed.parse import ParsedFeed, parse_feed
@@ -83,7 +83,13 @@ def poll_feed(
         body_hash = hashlib.sha256(page.body).hexdigest()[:32]
         if not recrawl and body_hash == state.body_hash:
             return run.finish(state, page, "unchanged")
-        parsed = parse_feed(page.body, url=page.url, headers=page.headers, feed=feed)
+        parsed = parse_feed(
+            page.body,
+            url=page.url,
+            headers=page.headers,
+            feed=feed,
+            max_entries=settings.feed_max_entries,
+        )
         entries = newest(parsed.entries, settings.feed_max_entries, feed.id)
         new = _new_entries(entries, seen, now, recrawl)
     except HostBusy as exc:
@@ -269,17 +275,20 @@ def file_signature(path: str) -> str:
 
 def refresh_feeds(registry: FeedRegistry, path: str, now: float) -> dict | None:
     """Sync the registry from the feeds file when its signature changed; a bad file is
-    logged once and the last good list stays in force. Returns the sync counts, if any."""
+    logged once and the last good list stays in force; a bad entry is refused alone (logged
+    once, its last good version kept). Returns the sync counts, if any."""
     signature = file_signature(path)
     if registry.synced_file().get("signature") == signature:
         return None
     try:
-        feeds = load_feeds(path)
+        load = read_feeds_file(path)
     except FeedsFileError as exc:
         log.error("feeds file not loaded, the last good feed list stays in force: %s", exc)
         registry.remember_file(signature, now, error=str(exc))
         return None
-    counts = registry.sync(feeds, now)
-    registry.remember_file(signature, now)
+    for line in load.refused:
+        log.error("feeds file entry refused, its last good version stays in force: %s", line)
+    counts = registry.sync(load.feeds, now, keep=load.kept)
+    registry.remember_file(signature, now, refused=load.refused)
     log.info("feeds file synced path=%s %s", path, " ".join(f"{k}={v}" for k, v in counts.items()))
     return counts

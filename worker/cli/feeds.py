@@ -13,11 +13,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from config.feeds import feed_from_table, load_feeds, parse_feeds, set_enabled
-from config.opml import new_feeds, parse_opml, to_opml, toml_tables
+from config.feeds import (
+    feed_from_table,
+    load_feeds,
+    read_feeds_file,
+    set_enabled,
+    write_feeds_file,
+)
+from config.opml import new_feeds, read_opml, to_opml, toml_tables
 from tasks.errors import IngestError
 from tasks.feed.discover import describe_feed, feed_candidates, is_feed
 from tasks.feed.parse import parse_feed
+from tasks.poll.stage import newest
 from tasks.rediskeys import Keys
 from worker.cli.common import CliError
 from worker.connect import connect_redis
@@ -57,16 +64,20 @@ def register(sub) -> None:
 
 
 def cmd_check(args) -> int:
+    """Parse a feed as a poll would: NEWS_FEED_MAX_BYTES and NEWS_FEED_MAX_ENTRIES apply to a
+    file as to a URL; the entries printed are the ones a poll would take (the newest)."""
+    settings = args.settings
     try:
-        body, url, headers = _read_source(args.source, args.settings)
-        feed = parse_feed(body, url=url, headers=headers)
+        body, url, headers = _read_source(args.source, settings)
+        feed = parse_feed(body, url=url, headers=headers, max_entries=settings.feed_max_entries)
+        entries = newest(feed.entries, settings.feed_max_entries, "-")
     except (IngestError, CliError) as exc:
         print(f"newsworker: not usable: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - a checker must never end in a traceback
         print(f"newsworker: not usable: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    for e in feed.entries:
+    for e in entries:
         print(
             json.dumps(
                 {"id": e.entry_id, "link": e.link, "title": e.title, "published": e.published},
@@ -75,7 +86,7 @@ def cmd_check(args) -> int:
         )
     warn = f"; warning: {feed.bozo}" if feed.bozo else ""
     print(
-        f"ok: {len(feed.entries)} entries, {feed.format}, title {feed.title!r}{warn}",
+        f"ok: {len(entries)} entries, {feed.format}, title {feed.title!r}{warn}",
         file=sys.stderr,
     )
     return 0
@@ -84,10 +95,16 @@ def cmd_check(args) -> int:
 def _read_source(source: str, settings) -> tuple[bytes, str, dict[str, str]]:
     if "://" not in source:
         path = Path(source)
+        cap = settings.feed_max_bytes
         try:
-            return path.read_bytes(), path.resolve().as_uri(), {}
+            with path.open("rb") as f:
+                body = f.read(cap + 1)  # never more than the cap a poll would read
+            uri = path.resolve().as_uri()
         except OSError as exc:
             raise CliError(f"cannot read {source}: {exc.strerror or exc}") from None
+        if len(body) > cap:
+            raise CliError(f"{source} is over NEWS_FEED_MAX_BYTES ({cap} bytes)")
+        return body, uri, {}
     page = _http(settings).get(source, kind="feed")
     return page.body, page.url, page.headers
 
@@ -121,25 +138,32 @@ def cmd_discover(args) -> int:
 
 
 def cmd_import_opml(args) -> int:
+    """Validate every outline, then write the feeds file once (atomically) or not at all;
+    each skipped outline is one line on stderr (exit 1 when any was skipped)."""
     settings = args.settings
     try:
-        imported = parse_opml(Path(args.file).read_bytes())
+        imported, skipped = read_opml(Path(args.file).read_bytes(), args.file)
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror or exc}") from None
     path = Path(settings.feeds_file)
     existing = load_feeds(path) if path.exists() else []
     added = new_feeds(existing, imported)
     if added:
-        text = path.read_text("utf-8") if path.exists() else ""
-        path.write_text(
-            text.rstrip("\n") + ("\n\n" if text.strip() else "") + toml_tables(added), "utf-8"
-        )
-        load_feeds(path)  # what we wrote must load
+        write_feeds_file(path, _appended(path, toml_tables(added)))
+    for line in skipped:
+        print(f"newsworker: skipped: {line}", file=sys.stderr)
     print(
-        f"{len(added)} feed(s) added to {path}, {len(imported) - len(added)} already there",
+        f"{len(added)} feed(s) added to {path}, {len(imported) - len(added)} already there, "
+        f"{len(skipped)} skipped",
         file=sys.stderr,
     )
-    return 0
+    return 1 if skipped else 0
+
+
+def _appended(path: Path, tables: str) -> str:
+    """The feeds file's text with ``tables`` appended (a missing file is empty)."""
+    text = path.read_text("utf-8") if path.exists() else ""
+    return text.rstrip("\n") + ("\n\n" if text.strip() else "") + tables
 
 
 def cmd_export_opml(args) -> int:
@@ -149,23 +173,16 @@ def cmd_export_opml(args) -> int:
 
 def cmd_add(args) -> int:
     """Append one feed; the feeds file is validated with it before it is written."""
-    settings = args.settings
-    path = Path(settings.feeds_file)
-    text = path.read_text("utf-8") if path.exists() else ""
+    path = Path(args.settings.feeds_file)
     feed = feed_from_table({"name": args.name, "url": args.url, "tags": args.tag}, "new feed")
-    new_text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + toml_tables([feed])
-    parse_feeds(new_text, str(path))  # a duplicate name or id is refused here
-    path.write_text(new_text, "utf-8")
+    write_feeds_file(path, _appended(path, toml_tables([feed])))  # a duplicate id is refused
     print(f"newsworker: added {feed.name!r} ({feed.id}) to {path}", file=sys.stderr)
     return 0
 
 
 def cmd_set_enabled(args) -> int:
-    settings = args.settings
-    path = Path(settings.feeds_file)
-    new_text = set_enabled(path.read_text("utf-8"), args.name, args.enabled)
-    parse_feeds(new_text, str(path))
-    path.write_text(new_text, "utf-8")
+    path = Path(args.settings.feeds_file)
+    write_feeds_file(path, set_enabled(path.read_text("utf-8"), args.name, args.enabled))
     state = "enabled" if args.enabled else "disabled (its articles stay)"
     print(
         f"newsworker: {args.name!r} {state}; the service picks it up at its next tick",
@@ -175,11 +192,15 @@ def cmd_set_enabled(args) -> int:
 
 
 def cmd_list(args) -> int:
-    for f in load_feeds(args.settings.feeds_file):
+    """The valid feeds on stdout; each refused entry as one line on stderr (exit 1)."""
+    load = read_feeds_file(args.settings.feeds_file)
+    for f in load.feeds:
         bounds = f"{f.min_interval or '-'}..{f.max_interval or '-'}"
         state = "enabled" if f.enabled else "disabled"
         print(f"{f.id}\t{state}\t{bounds}\t{','.join(f.tags)}\t{f.name}\t{f.url}")
-    return 0
+    for line in load.refused:
+        print(f"newsworker: refused: {line}", file=sys.stderr)
+    return 1 if load.refused else 0
 
 
 # --- status ----------------------------------------------------------------------------------
@@ -226,16 +247,25 @@ def cmd_status(args) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
-    file_error = registry.synced_file().get("error")
-    if file_error:
-        print(
-            f"feeds file NOT loaded (the last good list is in force): {file_error}", file=sys.stderr
-        )
+    for line in feeds_file_lines(registry.synced_file()):
+        print(line, file=sys.stderr)
     if registry.network_is_down():
         print("NETWORK DOWN: feed errors are not being counted", file=sys.stderr)
     for queue, depth in queue_depths(settings, client).items():
         print(f"queue {queue}: {depth}")
     return 0
+
+
+def feeds_file_lines(synced: dict[str, str]) -> list[str]:
+    """What `status` says about the feeds file as the beat last read it: not loaded and why,
+    or which entries were refused."""
+    if synced.get("error"):
+        return [f"feeds file NOT loaded (the last good list is in force): {synced['error']}"]
+    refused = [line for line in (synced.get("refused") or "").split("\n") if line]
+    if not refused:
+        return []
+    head = f"feeds file loaded, {len(refused)} entr{'y' if len(refused) == 1 else 'ies'} refused"
+    return [f"{head} (their last good version is in force):", *(f"  {r}" for r in refused)]
 
 
 STORED_OUTCOMES = ("stored", "revised", "unchanged", "duplicate")
