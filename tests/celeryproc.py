@@ -40,7 +40,9 @@ class CeleryProcs:
         self.procs[name] = proc
         return proc
 
-    def start_worker(self, name: str = "worker", concurrency: int = 2) -> subprocess.Popen:
+    def start_worker(
+        self, name: str = "worker", concurrency: int = 2, pool: str = "prefork"
+    ) -> subprocess.Popen:
         node = f"{name}-{uuid.uuid4().hex[:6]}@%h"
         return self._spawn(
             name,
@@ -51,7 +53,7 @@ class CeleryProcs:
                 "-c",
                 str(concurrency),
                 "-P",
-                "prefork",
+                pool,
                 "-l",
                 "info",
                 "-n",
