@@ -23,7 +23,8 @@ class CeleryProcs:
         self.env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
         self.workdir = workdir
         self.procs: dict[str, subprocess.Popen] = {}
-        self.client = Celery("newsworker-test", broker=env["NEWS_REDIS_URL"])
+        broker = env.get("NEWS_BROKER_URL") or env["NEWS_REDIS_URL"]
+        self.client = Celery("newsworker-test", broker=broker)
         self.client.conf.task_serializer = "json"
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:

@@ -84,6 +84,18 @@ def wait_for_redis(url: str, timeout: float) -> None:
             client.close()
 
 
+def check_broker(url: str, timeout: float) -> None:
+    """ServiceError unless the AMQP broker at url (NEWS_BROKER_URL) accepts a connection."""
+    from kombu import Connection
+    from kombu.exceptions import KombuError
+
+    with Connection(url, connect_timeout=timeout) as conn:
+        try:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+        except (OSError, KombuError, *conn.connection_errors, *conn.channel_errors) as exc:
+            raise ServiceError(f"broker at {conn.as_uri()} does not answer: {exc}") from None
+
+
 @dataclass
 class Child:
     """One supervised process: its command, the running process, and its exit history."""
@@ -280,6 +292,8 @@ def run_service(settings: Settings) -> int:
         if settings.sites_file:
             load_sites(settings.sites_file)  # a bad site-rules file stops us here, not per page
         open_store(settings.store_url).close()
+        if settings.broker_url and not settings.broker_url.startswith(("redis", "unix")):
+            check_broker(settings.broker_url, 5.0)
         if settings.redis_url:
             wait_for_redis(settings.redis_url, 3.0)
         else:
