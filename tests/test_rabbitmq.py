@@ -6,14 +6,16 @@ timeout to wait for), so a second worker finishes the run."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import time
 import uuid
 
 import pytest
 import redis
 
-from tests.celeryproc import CeleryProcs, flush_db, wait_until
+from tests.celeryproc import ROOT, CeleryProcs, flush_db, wait_until
 from tests.conftest import E2E_REDIS_URL, read_articles
 from tests.httpserver import quiet
 from tests.newssite import feeds_toml, serve_site
@@ -99,3 +101,26 @@ def test_rabbitmq_broker_with_redis_state_survives_a_killed_worker(rabbit_env, h
     client.close()
     pages = [r.path for r in http_server.requests if r.path.startswith("/news/")]
     assert len(set(pages)) == len(stories)
+    status = cli_status(env)
+    assert status.returncode == 0 and "queue pages: 0" in status.stdout.splitlines()
+    gone = cli_status({**env, "NEWS_BROKER_URL": AMQP + "no-such-vhost"})
+    assert gone.returncode != 0 and "Traceback" not in gone.stderr
+    assert (
+        gone.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "newsworker: broker at amqp://guest:**@127.0.0.1:5672/no-such-vhost does not answer"
+        )
+    )
+
+
+def cli_status(env: dict[str, str]) -> subprocess.CompletedProcess:
+    full = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli", "status"],
+        env=full,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
