@@ -81,7 +81,9 @@ def test_rabbitmq_broker_with_redis_state_survives_a_killed_worker(rabbit_env, h
         pages = [r for r in list(http_server.requests) if r.path.startswith("/news/")]
         return [pages[-1].path] if pages and time.time() - pages[-1].at < 0.6 else []
 
-    wait_until(lambda: len(read_articles(store_url)) >= 1 and fetching_now(), 90, "a fetch", procs)
+    wait_until(
+        lambda: len(read_articles(store_url)) >= 1 and bool(fetching_now()), 90, "a fetch", procs
+    )
     (victim,) = fetching_now()
     procs.kill("first")  # SIGKILL in the middle of a fetch: its message is unacked
     killed_at = time.time()

@@ -25,6 +25,7 @@ import math
 from urllib.parse import urlsplit
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from config.settings import Settings
 from tasks.errors import HostBusy, IngestError
@@ -111,7 +112,8 @@ class HostBudget:
         host, origin = host_of(url), origin_of(url)
         keys = [self.keys.rate(host), self.keys.host_pause(host), self.keys.robots(origin)]
         clock = "" if now is None else repr(now)
-        args = [clock, repr(self.rate_for(host)), self.settings.host_burst, MAX_WAIT, int(hop)]
+        args: list[EncodableT] = [clock, repr(self.rate_for(host)), self.settings.host_burst]
+        args += [MAX_WAIT, int(hop)]
         return float(self._take(keys=keys, args=args))
 
     def check(self, url: str, *, hop: bool = False) -> float:
@@ -205,7 +207,7 @@ class Politeness:
 
     def _cache(self, origin: str, rules: RobotsRules, ttl: int) -> None:
         key = self.keys.robots(origin)
-        mapping = {"rules": rules.to_json()}
+        mapping: dict[FieldT, EncodableT] = {"rules": rules.to_json()}
         if rules.crawl_delay:
             mapping["delay"] = repr(rules.crawl_delay)
         pipe = self.redis.pipeline()
