@@ -197,6 +197,12 @@ class Settings:
         _optional_url("redis", "rediss", "unix"),
         "Redis for the broker and all state. Unset: `newsworker run` starts an embedded Redis.",
     )
+    broker_url: str | None = _setting(
+        None,
+        _optional_url("redis", "rediss", "amqp", "amqps"),
+        "Celery broker when it is not NEWS_REDIS_URL, e.g. amqp://user:pass@host:5672/vhost "
+        "(RabbitMQ); state stays in Redis.",
+    )
     store_url: str = _setting(
         "sqlite:///./data/articles.db",
         _store_url,

@@ -59,11 +59,10 @@ class ServerError(TransientError):
 
 
 class HostBusy(TransientError):
-    """The host has no rate token now: defer the task, it is not a failure. ``slot``: the
-    deferral ends at a request slot already booked for this task (no new token needed)."""
+    """The host has no rate token now (or its robots.txt is being fetched by another worker):
+    defer the task by retry_after seconds, it is not a failure."""
 
     kind = "host_busy"
-    slot = False
 
 
 # --- permanent kinds ---

@@ -124,18 +124,16 @@ def ingest_entry(
     slot_at: float | None = None,
 ) -> str:
     """Fetch and clean one entry's page, then hand the article to `news.store_article`.
-    ``failures``: transient failures so far; ``slot_at``: when the request slot booked for
-    this entry's host is due (a deferral ends there without taking a new token)."""
+    ``failures``: transient failures so far; ``slot_at`` is ignored (messages of older
+    workers carry it; no request slot is booked ahead any more)."""
     r = task_services.current()
     entry = FeedEntry.from_dict(entry_data)
     now = time.time()
     again = {"entry_data": entry_data, "run_id": run_id, "failures": failures}
-    if slot_at is not None and now < slot_at - 0.05:  # woke before the slot (clamped delay)
-        raise defer(self, r, {**again, "slot_at": slot_at}, slot_at - now)
     with crash_guard(r, entry) as crashed_before:
         if crashed_before:
             return record_failure(r, entry, crashed_before, run_id)
-        return ingest_once(self, r, entry, now, again, slot_at)
+        return ingest_once(self, r, entry, now, again)
 
 
 MAX_CRASHES = 3  # runs of one entry that killed their worker process before it is given up
@@ -161,13 +159,12 @@ def crash_guard(r: Resources, entry: FeedEntry):
         r.redis.delete(key)  # not reached when the process dies
 
 
-def ingest_once(task, r: Resources, entry: FeedEntry, now: float, again: dict, slot_at) -> str:
+def ingest_once(task, r: Resources, entry: FeedEntry, now: float, again: dict) -> str:
     run_id = again["run_id"]
     try:
-        result = ingest_stage.ingest(entry, services(r), now, slot=slot_at is not None)
-    except HostBusy as exc:  # not a failure: come back at the host's next free slot
-        wait = exc.retry_after or 1.0
-        raise defer(task, r, {**again, "slot_at": now + wait if exc.slot else None}, wait) from None
+        result = ingest_stage.ingest(entry, services(r), now)
+    except HostBusy as exc:  # not a failure: come back when the host has a token again
+        raise defer(task, r, again, exc.retry_after or 1.0) from None
     except IngestError as exc:  # transient (permanent ones are outcomes)
         return retry_or_give_up(task, r, entry, exc, again)
     except Exception as exc:  # a bug, a lost Redis, a soft time limit: retried, then recorded

@@ -18,7 +18,7 @@ from tasks.clean.sites import SiteRules, load_sites
 from tasks.dedupe.duplicates import DuplicateIndex
 from tasks.dedupe.seen import SeenIndex
 from tasks.fetch.http import HttpClient
-from tasks.fetch.politeness import Politeness
+from tasks.fetch.politeness import HostBudget, Politeness
 from tasks.poll.registry import FeedRegistry
 from tasks.rediskeys import Keys
 from tasks.store import ArticleStore, open_store
@@ -38,7 +38,11 @@ class Resources:
 
     @cached_property
     def http(self) -> HttpClient:
-        return HttpClient(self.settings)
+        return HttpClient(self.settings, budget=self.budget)
+
+    @cached_property
+    def budget(self) -> HostBudget:
+        return HostBudget(self.redis, self.keys, self.settings)
 
     @cached_property
     def politeness(self) -> Politeness:

@@ -23,7 +23,8 @@ class CeleryProcs:
         self.env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
         self.workdir = workdir
         self.procs: dict[str, subprocess.Popen] = {}
-        self.client = Celery("newsworker-test", broker=env["NEWS_REDIS_URL"])
+        broker = env.get("NEWS_BROKER_URL") or env["NEWS_REDIS_URL"]
+        self.client = Celery("newsworker-test", broker=broker)
         self.client.conf.task_serializer = "json"
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
@@ -40,7 +41,9 @@ class CeleryProcs:
         self.procs[name] = proc
         return proc
 
-    def start_worker(self, name: str = "worker", concurrency: int = 2) -> subprocess.Popen:
+    def start_worker(
+        self, name: str = "worker", concurrency: int = 2, pool: str = "prefork"
+    ) -> subprocess.Popen:
         node = f"{name}-{uuid.uuid4().hex[:6]}@%h"
         return self._spawn(
             name,
@@ -51,7 +54,7 @@ class CeleryProcs:
                 "-c",
                 str(concurrency),
                 "-P",
-                "prefork",
+                pool,
                 "-l",
                 "info",
                 "-n",

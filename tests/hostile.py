@@ -259,17 +259,21 @@ def crawl_politely(redis_url: str, prefix: str, base: str, paths: list[str], wor
     """One OS process fetching paths, waiting as a re-queued task would (rate 5/s, burst 2)."""
     import redis
 
+    from tasks.errors import HostBusy
     from tasks.fetch.http import HttpClient
-    from tasks.fetch.politeness import Politeness
+    from tasks.fetch.politeness import HostBudget
     from tasks.rediskeys import Keys
 
     settings = hostile_settings(host_rate=POLITE_RATE, host_burst=POLITE_BURST)
-    http = HttpClient(settings)
-    politeness = Politeness(redis.Redis.from_url(redis_url), Keys(prefix), settings, http)
+    budget = HostBudget(redis.Redis.from_url(redis_url), Keys(prefix), settings)
+    http = HttpClient(settings, budget=budget)
     for path in paths:
-        while (wait := politeness.wait_time(base + path, time.time())) > 0:
-            time.sleep(wait)
-        http.get(base + path, headers={"X-Worker": worker})
+        while True:
+            try:
+                http.get(base + path, headers={"X-Worker": worker})
+                break
+            except HostBusy as busy:  # the client took no token: wait as a re-queued task would
+                time.sleep(busy.retry_after or 0.1)
 
 
 def crawl_in_processes(

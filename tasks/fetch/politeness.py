@@ -1,9 +1,20 @@
 """Politeness toward the hosts we fetch from, shared by every worker on every machine.
 
-This module owns the per-host token bucket (one Lua script, one Redis round trip), host
-pauses asked for by Retry-After, and the robots.txt cache (fetched once per origin through
-tasks.fetch.http, parsed by tasks.fetch.robots, kept in Redis for NEWS_ROBOTS_TTL). It never sleeps:
-a host without a token gives the caller a wait time, and the caller re-queues the task.
+This module owns the per-host request budget (:class:`HostBudget`: a token bucket in one Lua
+script, one Redis round trip, on Redis's own clock), host pauses asked for by Retry-After, and
+the robots.txt cache (fetched once per origin through tasks.fetch.http, parsed by
+tasks.fetch.robots, kept in Redis for NEWS_ROBOTS_TTL). It never sleeps: a host without a
+token, or whose robots.txt another worker is fetching right now, gives the caller a wait
+(HostBusy), and the caller re-queues the task. (The one wait is the HTTP client's, for the
+token of a redirect hop: see tasks.fetch.http.)
+
+The HTTP client takes a token from the budget before every request it sends, each redirect
+hop and every robots.txt included, so no caller can forget one. The bucket holds at most
+NEWS_HOST_BURST tokens and refills at the host's rate; a request is sent only with a token in
+hand at that instant, so any 1-s window holds at most rate + burst requests to one host, however
+many workers, threads and deferred tasks there are. Nothing is booked ahead: a deferred task
+is told when to come back (waiters are spread one 1/rate step apart so they do not all wake at
+the same token) and takes a fresh token then, so a task that comes back late cannot burst.
 Robots rules are for article pages; the feeds an operator configured are polled regardless.
 """
 
@@ -11,13 +22,13 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from urllib.parse import urlsplit
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from config.settings import Settings
-from tasks.errors import IngestError
+from tasks.errors import HostBusy, IngestError
 from tasks.fetch.http import HttpClient
 from tasks.fetch.robots import ALLOW_ALL, DISALLOW_ALL, RobotsRules, agent_token, parse_robots
 from tasks.formats import host_of
@@ -26,39 +37,52 @@ from tasks.rediskeys import Keys
 log = logging.getLogger(__name__)
 
 MAX_PAUSE = 6 * 3600  # seconds: the longest a Retry-After may pause one host
-MAX_RESERVE = 600  # seconds: how far ahead a deferred task may book a host's next free slot
+MAX_WAIT = 600  # seconds: the furthest ahead a waiter is told to come back
 UNREACHABLE_TTL = 600  # seconds: a robots.txt we could not fetch is tried again this soon
-LOCK_POLL = 0.05  # seconds between looks at the cache while another worker fetches robots.txt
+ROBOTS_BUSY = 1.0  # seconds a page waits while another worker fetches its robots.txt
 
-# KEYS: bucket hash, pause key, robots hash. ARGV: now, rate (tokens/s), burst, reserve (s).
+# KEYS: bucket hash, pause key, robots hash. ARGV: now ('' = Redis's clock), rate (tokens/s),
+# burst, max wait (s), '1' for a redirect hop (told when the next token is due, cursor untouched:
+# it waits for it in its fetch). Returns '0' after taking a token, else the seconds to wait. (1e-6: the
+# float error of summing refills, so a token due at t is there at t.)
 # A Crawl-delay in the cached robots.txt lowers the rate to 1/delay with a burst of 1.
-# The clock never runs backwards for a bucket (ts = max), so a worker whose clock lags
-# cannot refill tokens another worker already spent.
-# Reserve > 0: with no token now, the next free slot (at most that far ahead) is taken anyway
-# and the bucket goes into debt, so deferred tasks queue up at the host's rate instead of all
-# waking at the next token and competing again. Returns {wait, 1 if the slot is ours}.
+# The clock never runs backwards for a bucket (ts = max), so a caller whose clock lags cannot
+# refill tokens another already spent. Without a token nothing is taken: the caller is given
+# 'wake', the bucket's cursor for waiters (at least when the next token is due and the pause
+# is over), and the cursor moves one 1/rate step on, so n waiters come back spread over n/rate s.
 TAKE_TOKEN = """
 local now = tonumber(ARGV[1])
-local pause = tonumber(redis.call('GET', KEYS[2]))
-if pause and pause > now then return {tostring(pause - now), 0} end
-local rate, burst = tonumber(ARGV[2]), tonumber(ARGV[3])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+end
+local rate, burst, horizon = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local delay = tonumber(redis.call('HGET', KEYS[3], 'delay'))
 if delay and delay > 0 then rate = math.min(rate, 1 / delay); burst = 1 end
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'wake')
 local tokens = tonumber(state[1]) or burst
 local ts = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
 ts = math.max(ts, now)
-local wait, ours = 0, 1
-if tokens >= 1 then
+local pause = tonumber(redis.call('GET', KEYS[2])) or 0
+local wait = 0
+if pause <= now and tokens >= 1 - 1e-6 then
   tokens = tokens - 1
+  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
 else
-  wait = (1 - tokens) / rate
-  if wait <= (tonumber(ARGV[4]) or 0) then tokens = tokens - 1 else ours = 0 end
+  local due = math.max(pause, ts + math.max(0, 1 - tokens) / rate)
+  if ARGV[5] == '1' then
+    wait = math.min(due - now, horizon)
+    redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
+  else
+    local wake = math.max(tonumber(state[3]) or 0, due)
+    wait = math.min(wake - now, horizon)
+    if wake - now < horizon then wake = wake + 1 / rate end
+    redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts), 'wake', tostring(wake))
+  end
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
-redis.call('EXPIRE', KEYS[1], math.ceil((burst - tokens) / rate) + 60)
-return {tostring(wait), ours}
+redis.call('EXPIRE', KEYS[1], math.ceil(math.max((burst - tokens) / rate, wait)) + 60)
+return tostring(wait)
 """
 
 # KEYS: pause key. ARGV: until (unix s), ttl (s). Keeps the later of two pauses.
@@ -70,41 +94,37 @@ return 1
 """
 
 
-class Politeness:
-    """Rate limit, pauses and robots.txt for every host, state in Redis."""
+class HostBudget:
+    """The per-host token bucket and Retry-After pauses, state in Redis (see the module doc)."""
 
-    def __init__(
-        self, redis: redis.Redis, keys: Keys, settings: Settings, http: HttpClient
-    ) -> None:
+    def __init__(self, redis: redis.Redis, keys: Keys, settings: Settings) -> None:
         self.redis = redis
         self.keys = keys
         self.settings = settings
-        self.http = http
-        self.token = agent_token(settings.user_agent)
         self._take = redis.register_script(TAKE_TOKEN)
         self._pause = redis.register_script(PAUSE)
 
-    def wait_time(self, url: str, now: float) -> float:
-        """0.0 after taking a token for url's host, else seconds until one is due."""
-        return self._bucket(url, now, 0.0)[0]
-
-    def reserve(self, url: str, now: float) -> tuple[float, bool]:
-        """(wait, ours): 0.0 after taking a token now; else the seconds until the host's next
-        free slot and whether that slot is now ours (it is, up to MAX_RESERVE ahead, unless
-        the host is paused). A task holding a slot comes back then and fetches at once."""
-        return self._bucket(url, now, MAX_RESERVE)
-
-    def paused_for(self, url: str, now: float) -> float:
-        """Seconds url's host stays paused by a Retry-After (0.0 when it is not)."""
-        until = self.redis.get(self.keys.host_pause(host_of(url)))
-        return max(0.0, float(until) - now) if until else 0.0
-
-    def _bucket(self, url: str, now: float, reserve: float) -> tuple[float, bool]:
+    def take(self, url: str, now: float | None = None, *, hop: bool = False) -> float:
+        """0.0 after taking a token for url's host, else the seconds until this caller should
+        ask again: for a redirect hop (``hop``), when the next token is due; for anyone else,
+        their place among the waiters. ``now`` (unix s) is for tests; by default Redis's clock
+        is used, one clock for every machine."""
         host, origin = host_of(url), origin_of(url)
         keys = [self.keys.rate(host), self.keys.host_pause(host), self.keys.robots(origin)]
-        args = [repr(now), repr(self.rate_for(host)), self.settings.host_burst, repr(reserve)]
-        wait, ours = self._take(keys=keys, args=args)
-        return float(wait), bool(int(ours))
+        clock = "" if now is None else repr(now)
+        args: list[EncodableT] = [clock, repr(self.rate_for(host)), self.settings.host_burst]
+        args += [MAX_WAIT, int(hop)]
+        return float(self._take(keys=keys, args=args))
+
+    def check(self, url: str, *, hop: bool = False) -> float:
+        """The HTTP client's gate: 0.0 after taking a token for url's host. Else HostBusy with
+        the wait, or for a redirect hop the wait itself (the client waits for that token)."""
+        wait = self.take(url, hop=hop)
+        if wait > 0 and not hop:
+            raise HostBusy(
+                f"host over its rate budget, ask again in {wait:.1f}s", url=url, retry_after=wait
+            )
+        return wait
 
     def rate_for(self, host: str) -> float:
         """Requests/s for host: the NEWS_HOST_RATES entry for it or a parent domain, else NEWS_HOST_RATE."""
@@ -123,8 +143,28 @@ class Politeness:
         self._pause(keys=[self.keys.host_pause(host)], args=[repr(now + seconds), ttl])
         log.info("host paused url=%s host=%s seconds=%.0f", url, host, seconds)
 
+
+class Politeness:
+    """Robots.txt for every origin and Retry-After pauses, state in Redis. The request budget
+    itself is enforced by the HTTP client (HttpClient(budget=HostBudget(...)))."""
+
+    def __init__(
+        self, redis: redis.Redis, keys: Keys, settings: Settings, http: HttpClient
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
+        self.http = http
+        self.token = agent_token(settings.user_agent)
+        self.budget = HostBudget(redis, keys, settings)
+
+    def pause(self, url: str, seconds: float, now: float) -> None:
+        """Keep every worker off url's host for seconds (Retry-After), at most MAX_PAUSE."""
+        self.budget.pause(url, seconds, now)
+
     def allowed(self, url: str, now: float) -> bool:
-        """Whether robots.txt of url's origin lets our User-Agent fetch url."""
+        """Whether robots.txt of url's origin lets our User-Agent fetch url; HostBusy when
+        robots.txt must be fetched and the host has no token, or another worker fetches it."""
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return self.rules(origin_of(url)).allows(path)
@@ -135,35 +175,29 @@ class Politeness:
         if cached is not None:
             return cached
         lock = self.keys.robots_lock(origin)
-        wait = self.settings.fetch_deadline + 1
-        if not self.redis.set(lock, "1", nx=True, ex=math.ceil(wait)):
-            cached = self._await_other_worker(origin, wait)
-            if cached is not None:
-                return cached
-        rules, ttl = self._fetch_rules(origin)
-        self._cache(origin, rules, ttl)
-        self.redis.delete(lock)
+        if not self.redis.set(lock, "1", nx=True, ex=math.ceil(self.settings.fetch_deadline + 1)):
+            raise HostBusy(
+                "another worker is fetching robots.txt", url=origin, retry_after=ROBOTS_BUSY
+            )
+        try:
+            rules, ttl = self._fetch_rules(origin)
+            self._cache(origin, rules, ttl)
+        finally:
+            self.redis.delete(lock)
         return rules
 
     def _cached(self, origin: str) -> RobotsRules | None:
         cached = self.redis.hget(self.keys.robots(origin), "rules")
         return None if cached is None else RobotsRules.from_json(cached)
 
-    def _await_other_worker(self, origin: str, seconds: float) -> RobotsRules | None:
-        """Another worker is fetching this robots.txt: wait for its result, at most seconds."""
-        give_up = time.monotonic() + seconds
-        while time.monotonic() < give_up:
-            time.sleep(LOCK_POLL)
-            cached = self._cached(origin)
-            if cached is not None:
-                return cached
-        return None
-
     def _fetch_rules(self, origin: str) -> tuple[RobotsRules, int]:
-        """RFC 9309 §2.3.1: 2xx parse; 401/403 disallow all; 404, 5xx, unreachable allow."""
+        """RFC 9309 §2.3.1: 2xx parse; 401/403 disallow all; 404, 5xx, unreachable allow.
+        HostBusy (no token for robots.txt now) is no answer: it goes to the caller."""
         ttl = self.settings.robots_ttl
         try:
             page = self.http.get(origin + "/robots.txt", kind="robots")
+        except HostBusy:
+            raise
         except IngestError as exc:
             log.info("robots.txt not read url=%s/robots.txt kind=%s", origin, exc.kind)
             if exc.status in (401, 403):
@@ -173,7 +207,7 @@ class Politeness:
 
     def _cache(self, origin: str, rules: RobotsRules, ttl: int) -> None:
         key = self.keys.robots(origin)
-        mapping = {"rules": rules.to_json()}
+        mapping: dict[FieldT, EncodableT] = {"rules": rules.to_json()}
         if rules.crawl_delay:
             mapping["delay"] = repr(rules.crawl_delay)
         pipe = self.redis.pipeline()

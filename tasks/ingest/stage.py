@@ -54,18 +54,17 @@ class IngestServices:
     sites: SiteRules | None = None  # optional per-site selectors (NEWS_SITES_FILE)
 
 
-def ingest(
-    entry: FeedEntry, svc: IngestServices, now: float, *, slot: bool = False
-) -> IngestResult:
+def ingest(entry: FeedEntry, svc: IngestServices, now: float) -> IngestResult:
     """Take one entry as far as an article ready to store (see the module docstring).
-    ``slot``: this run holds a request slot booked for its host (HostBusy.slot)."""
+    HostBusy (the host's request budget is spent; the HTTP client decides) is raised for the
+    task to come back after its retry_after."""
     if not svc.seen.lease(entry.key, svc.lease_ttl):
         return IngestResult(Outcome.LEASED, retry_in=float(svc.lease_ttl))
     if not entry.recrawl and svc.seen.is_seen(entry.key, now):
         svc.seen.release(entry.key)
         return IngestResult(Outcome.SEEN)
     try:
-        article = build_article(entry, svc, now, slot)
+        article = build_article(entry, svc, now)
     except Disallowed as exc:
         svc.seen.mark_seen(entry.key, now)  # skipped on purpose: never fetched, not retried
         svc.seen.release(entry.key)
@@ -79,14 +78,14 @@ def ingest(
     return check_duplicate(entry, article, svc, now)
 
 
-def build_article(entry: FeedEntry, svc: IngestServices, now: float, slot: bool) -> Article:
+def build_article(entry: FeedEntry, svc: IngestServices, now: float) -> Article:
     """The page's article, or the feed entry's own content when the page fails for good.
     Not on a re-crawl: the stored article is better than the feed's teaser, so a page that
     has gone (404, 403) leaves the stored article as it is and the failure is recorded."""
     if not entry.link:
         return article_from_entry(entry, fetched_at=iso_time(now))
     try:
-        return fetch_and_clean(entry, svc, now, slot)
+        return fetch_and_clean(entry, svc, now)
     except (HostBusy, Disallowed):
         raise
     except IngestError as exc:
@@ -102,11 +101,10 @@ def build_article(entry: FeedEntry, svc: IngestServices, now: float, slot: bool)
         return article_from_entry(entry, fetched_at=iso_time(now))
 
 
-def fetch_and_clean(entry: FeedEntry, svc: IngestServices, now: float, slot: bool) -> Article:
+def fetch_and_clean(entry: FeedEntry, svc: IngestServices, now: float) -> Article:
     url = entry.link
     if not svc.politeness.allowed(url, now):
         raise Disallowed("robots.txt disallows this page", url=url)
-    wait_for_slot(url, svc, now, slot)
     try:
         page = svc.http.get(url, kind="page")
     except ServerError as exc:
@@ -122,21 +120,6 @@ def fetch_and_clean(entry: FeedEntry, svc: IngestServices, now: float, slot: boo
         extra_tracking=svc.extra_tracking,
         sites=svc.sites,
     )
-
-
-def wait_for_slot(url: str, svc: IngestServices, now: float, slot: bool) -> None:
-    """Go on when this run may fetch from url's host now; else HostBusy with the wait (and
-    whether the slot at its end is booked for us). A booked slot needs no new token."""
-    if slot:
-        wait, booked = svc.politeness.paused_for(url, now), False
-    else:
-        wait, booked = svc.politeness.reserve(url, now)
-    if wait > 0:
-        busy = HostBusy(
-            f"host over its rate budget, next slot in {wait:.1f}s", url=url, retry_after=wait
-        )
-        busy.slot = booked
-        raise busy
 
 
 def check_duplicate(

@@ -207,13 +207,36 @@ def cmd_list(args) -> int:
 
 
 def queue_depths(settings, client) -> dict[str, int]:
-    """Queue name -> messages waiting in the broker (kombu keeps a Redis list per queue)."""
-    from worker.app import QUEUES
+    """Queue name -> messages waiting in the broker (kombu keeps a Redis list per queue; on
+    RabbitMQ a passive declare counts the ready messages)."""
+    from worker.app import QUEUES, broker_url, is_redis
 
+    broker = broker_url(settings)
+    if not is_redis(broker):
+        return amqp_queue_depths(broker, QUEUES)
     pipe = client.pipeline(transaction=False)
     for queue in QUEUES:
         pipe.llen(queue)
     return dict(zip(QUEUES, pipe.execute(), strict=True))
+
+
+def amqp_queue_depths(broker: str, queues: tuple[str, ...]) -> dict[str, int]:
+    from kombu import Connection
+    from kombu.exceptions import KombuError
+
+    depths = {}
+    with Connection(broker, connect_timeout=5) as conn:
+        try:
+            channel = conn.default_channel
+            for queue in queues:
+                try:
+                    depths[queue] = channel.queue_declare(queue, passive=True).message_count
+                except conn.channel_errors:  # not declared yet: no worker has started
+                    depths[queue] = 0
+                    channel = conn.channel()
+        except (OSError, KombuError, *conn.connection_errors, *conn.channel_errors) as exc:
+            raise CliError(f"broker at {conn.as_uri()} does not answer: {exc}") from None
+    return depths
 
 
 def cmd_status(args) -> int:
