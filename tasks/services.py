@@ -19,6 +19,7 @@ from tasks.dedupe.duplicates import DuplicateIndex
 from tasks.dedupe.seen import SeenIndex
 from tasks.fetch.http import HttpClient
 from tasks.fetch.politeness import Politeness
+from tasks.metrics import CountingHttpClient
 from tasks.poll.registry import FeedRegistry
 from tasks.rediskeys import Keys
 from tasks.store import ArticleStore, open_store
@@ -38,7 +39,7 @@ class Resources:
 
     @cached_property
     def http(self) -> HttpClient:
-        return HttpClient(self.settings)
+        return CountingHttpClient(self.settings, self.redis, self.keys)  # counts every fetch
 
     @cached_property
     def politeness(self) -> Politeness:
