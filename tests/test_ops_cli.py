@@ -215,3 +215,28 @@ def test_health_refuses_an_unknown_check(service_env, capsys):
         capsys.readouterr().err
         == "unhealthy: unknown check disk (known: redis, store, worker, beat)\n"
     )
+
+
+def test_a_queued_message_carries_its_age(monkeypatch):
+    """worker.app stamps sent_at on every message; the queue report reads it back."""
+    import time
+
+    import redis
+
+    from tests.celeryproc import flush_db
+    from tests.conftest import E2E_REDIS_URL
+    from worker.connect import celery_app
+
+    flush_db(E2E_REDIS_URL)
+    client = redis.Redis.from_url(E2E_REDIS_URL)
+    try:
+        app = celery_app(load_settings({}, redis_url=E2E_REDIS_URL))
+        app.send_task("news.poll_feed", args=["world"])
+        time.sleep(0.3)
+        app.send_task("news.poll_feed", args=["sport"])
+        info = metrics.queue_info(client, ["feeds", "pages"], time.time())
+        assert info["pages"] == {"depth": 0, "oldest_age": None}
+        assert info["feeds"]["depth"] == 2 and 0.3 <= info["feeds"]["oldest_age"] < 30
+    finally:
+        flush_db(E2E_REDIS_URL)
+        client.close()
