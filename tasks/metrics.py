@@ -98,9 +98,16 @@ class CountingHttpClient(HttpClient):
         super().__init__(settings, **kwargs)
         self.counter_redis, self.counter_key = client, keys.metrics("fetches")
 
-    def get(self, url: str, *, kind: str = "page", **kwargs) -> FetchedPage:
+    def get(
+        self,
+        url: str,
+        *,
+        kind: str = "page",
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
+    ) -> FetchedPage:
         try:
-            page = super().get(url, kind=kind, **kwargs)
+            page = super().get(url, kind=kind, headers=headers, max_bytes=max_bytes)
         except IngestError as exc:
             self._count(kind, fetch_outcome(None, exc))
             raise

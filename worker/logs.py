@@ -85,8 +85,9 @@ class JsonFormatter(logging.Formatter):
         }
         for key in EVENT_KEYS:
             out[key] = fields.pop(key, None)
-        if getattr(record, "task_id", None):
-            out["task_id"] = record.task_id
+        task_id = getattr(record, "task_id", None)
+        if task_id:
+            out["task_id"] = task_id
         out.update({k: v for k, v in fields.items() if k not in out})
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)

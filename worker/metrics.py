@@ -3,8 +3,8 @@
 Served by `newsworker metrics` (and, as a child, by `newsworker run`) on NEWS_METRICS_ADDRESS
 and NEWS_METRICS_PORT, behind HTTP basic auth when NEWS_METRICS_BASIC_AUTH is set. It holds no
 state: any number of them may run, each scrape reads Redis afresh, so the numbers are the
-service-wide totals whatever worker or machine counted them. One request at a time (a scrape
-is a handful of Redis round trips and a COUNT on the store).
+service-wide totals whatever worker or machine counted them. A thread per request (a slow
+client never holds up a scrape); each scrape opens the store for its COUNT and closes it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import redis
 
@@ -60,7 +60,7 @@ def authorized(header: str | None, basic_auth: str | None) -> bool:
     if not basic_auth:
         return True
     expected = "Basic " + base64.b64encode(basic_auth.encode()).decode()
-    return bool(header) and hmac.compare_digest(header.encode(), expected.encode())
+    return header is not None and hmac.compare_digest(header.encode(), expected.encode())
 
 
 def handler_for(render: Callable[[], str], basic_auth: str | None) -> type:
@@ -92,9 +92,11 @@ def handler_for(render: Callable[[], str], basic_auth: str | None) -> type:
     return Handler
 
 
-def make_server(settings: Settings, redis_url: str | None = None) -> HTTPServer:
+def make_server(settings: Settings, redis_url: str | None = None) -> ThreadingHTTPServer:
     """The server, bound (raises OSError when the port is taken); serve_forever() runs it."""
     url = redis_url or settings.redis_url or DEFAULT_REDIS_URL
     client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
     handler = handler_for(lambda: scrape(client, settings), settings.metrics_basic_auth)
-    return HTTPServer((settings.metrics_address, settings.metrics_port), handler)
+    server = ThreadingHTTPServer((settings.metrics_address, settings.metrics_port), handler)
+    server.daemon_threads = True
+    return server

@@ -11,6 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from typing import Any
+
+import redis
 
 from config.feeds import feed_id_for
 from tasks.formats import as_text
@@ -65,13 +68,13 @@ def summary(record: dict) -> dict:
     }
 
 
-def records(settings) -> tuple[object, str, list[bytes]]:
+def records(settings) -> tuple[redis.Redis, str, list[Any]]:  # raw bytes (no decoding)
     client = connect_redis(settings)
     key = Keys(settings.redis_prefix).failed
-    return client, key, client.lrange(key, 0, -1)
+    return client, key, list(client.lrange(key, 0, -1))
 
 
-def find(raws: list[bytes], wanted: str) -> bytes:
+def find(raws: list[Any], wanted: str) -> Any:
     wanted = wanted.lower()
     if len(wanted) < 4:
         raise CliError(f"give at least 4 digits of the id, got {wanted!r}")

@@ -7,6 +7,8 @@ the broker, and the store.
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
 import time
 from urllib.parse import urlsplit, urlunsplit
@@ -18,6 +20,8 @@ from tasks import metrics
 from tasks.formats import iso_time
 from tasks.rediskeys import Keys
 from worker.connect import RedisUnavailable, celery_app, connect_redis
+
+log = logging.getLogger(__name__)
 
 CHECKS = ("redis", "store", "worker", "beat")
 
@@ -221,9 +225,10 @@ def cmd_metrics(args) -> int:
             file=sys.stderr,
         )
         return 2
-    auth = " (basic auth)" if settings.metrics_basic_auth else ""
+    auth = "basic" if settings.metrics_basic_auth else "none"
     host, port = server.server_address[:2]
-    print(f"newsworker: metrics on http://{host}:{port}/metrics{auth}", file=sys.stderr)
+    log.info("metrics endpoint listening url=http://%s:%s/metrics auth=%s", host, port, auth)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # systemd / `newsworker run` stop
     try:
         server.serve_forever()
     finally:
