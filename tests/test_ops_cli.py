@@ -189,7 +189,12 @@ def test_json_lines_carry_the_same_keys(root_logging):
         None,
     )
     assert first["new"] == "3" and first["task_id"] is None
-    assert (second["entry"], second["level"]) == ("k1", "error")
+    assert (second["entry"], second["level"], second["outcome"]) == ("k1", "error", "failed")
+    log.warning("poll failed feed=%s url=%s kind=not_found status=%s: HTTP 404", "w", "u", 404)
+    log.info("article stored feed=%s url=%s id=%s", "world", "https://x/2", "abc")
+    failed, stored = (json.loads(line) for line in out.getvalue().splitlines()[2:])
+    assert (failed["outcome"], failed["status"], failed["kind"]) == ("error", "404", "not_found")
+    assert (stored["outcome"], stored["feed"], stored["id"]) == ("stored", "world", "abc")
 
 
 def test_text_lines_and_celery_chatter_only_at_debug(root_logging):

@@ -28,12 +28,42 @@ NOISY = ("celery", "kombu", "amqp", "flower", "tornado", "py.warnings")
 NOISE_CRITICAL = ("flower.inspector",)  # "Inspect method ... failed" is logged as an error
 
 
+# The outcome of an event that names none: its kind, by how the message starts (first match).
+EVENT_OUTCOMES = (
+    ("article not stored", "failed"),
+    ("entry failed", "failed"),
+    ("transient failure", "retry"),
+    ("store failed", "retry"),
+    ("poll failed", "error"),
+    ("poll deferred", "deferred"),
+    ("duplicate dropped", "dropped_duplicate"),
+    ("page failed, using the feed's content", "fallback"),
+)
+
+
 def event_fields(message: str) -> dict[str, str]:
-    """The key=value words of a message; status= counts as the outcome when there is none."""
+    """The key=value words of a message, and its outcome: ``outcome=``, else a ``status=``
+    that is not an HTTP code (a poll's ok / not_modified / unchanged), else the kind of
+    event (EVENT_OUTCOMES; "article <label> ..." is that label)."""
     fields = {k: v.rstrip(",;:") for k, v in _PAIR.findall(message)}
-    if "outcome" not in fields and "status" in fields:
-        fields["outcome"] = fields["status"]
+    if "outcome" in fields:
+        return fields
+    status = fields.get("status", "")
+    if status and not status.isdigit() and status != "None":
+        fields["outcome"] = status
+    elif outcome := event_outcome(message):
+        fields["outcome"] = outcome
     return fields
+
+
+def event_outcome(message: str) -> str | None:
+    for start, outcome in EVENT_OUTCOMES:
+        if message.startswith(start):
+            return outcome
+    words = message.split(" ", 2)
+    if words[0] == "article" and len(words) > 2 and "=" not in words[1]:
+        return words[1]  # "article stored feed=..." (tasks.jobs.store_article)
+    return None
 
 
 def current_task_id() -> str | None:
