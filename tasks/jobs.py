@@ -134,6 +134,7 @@ def ingest_entry(
     now = time.time()
     again = {"entry_data": entry_data, "run_id": run_id, "failures": failures}
     if slot_at is not None and now < slot_at - 0.05:  # woke before the slot (clamped delay)
+        metrics.deferral(r.redis, r.keys, host_of(entry.link or ""))
         raise defer(self, r, {**again, "slot_at": slot_at}, slot_at - now)
     with crash_guard(r, entry) as crashed_before:
         if crashed_before:

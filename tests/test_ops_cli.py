@@ -227,21 +227,24 @@ def test_a_queued_message_carries_its_age(monkeypatch):
     import time
 
     import redis
+    from celery import Celery
 
+    import worker.app  # noqa: F401 - connects the sent_at stamp to every app's publishing
     from tests.celeryproc import flush_db
     from tests.conftest import E2E_REDIS_URL
-    from worker.connect import celery_app
 
     flush_db(E2E_REDIS_URL)
     client = redis.Redis.from_url(E2E_REDIS_URL)
+    # an app of its own: worker.app's may hold a broker pool of another test's Redis
+    app = Celery("queue-age-test", broker=E2E_REDIS_URL)
     try:
-        app = celery_app(load_settings({}, redis_url=E2E_REDIS_URL))
-        app.send_task("news.poll_feed", args=["world"])
+        app.send_task("news.poll_feed", args=["world"], queue="feeds")
         time.sleep(0.3)
-        app.send_task("news.poll_feed", args=["sport"])
+        app.send_task("news.poll_feed", args=["sport"], queue="feeds")
         info = metrics.queue_info(client, ["feeds", "pages"], time.time())
         assert info["pages"] == {"depth": 0, "oldest_age": None}
         assert info["feeds"]["depth"] == 2 and 0.3 <= info["feeds"]["oldest_age"] < 30
     finally:
+        app.close()
         flush_db(E2E_REDIS_URL)
         client.close()
