@@ -312,6 +312,22 @@ class Settings:
     log_level: str = _setting(
         "info", _choice("debug", "info", "warning", "error"), "Log level of the service."
     )
+    log_format: str = _setting(
+        "text",
+        _choice("text", "json"),
+        "Log lines: text (readable on a terminal) or json (one JSON object per line).",
+    )
+    # Operations (worker.metrics, `newsworker health`)
+    metrics_port: int = _setting(
+        9464, _int(0, 65535), "Port of the Prometheus metrics endpoint; 0 turns it off."
+    )
+    metrics_address: str = _setting("127.0.0.1", _text, "The metrics endpoint listens here.")
+    metrics_basic_auth: str | None = _setting(
+        None, _optional_text, "user:password required by the metrics endpoint; unset: none."
+    )
+    health_beat_age: float = _setting(
+        60.0, _float(1, DAY), "`newsworker health`: the beat tick may be this old at most, s."
+    )
 
 
 def env_name(field_name: str) -> str:

@@ -15,9 +15,10 @@ from contextlib import contextmanager
 
 from celery import shared_task
 
+from tasks import metrics
 from tasks import services as task_services
 from tasks.errors import HostBusy, IngestError, TransientError
-from tasks.formats import iso_time
+from tasks.formats import host_of, iso_time
 from tasks.ingest import stage as ingest_stage
 from tasks.ingest.progress import RecrawlProgress
 from tasks.models import Article, FeedEntry, Outcome
@@ -37,7 +38,7 @@ def backoff(retries: int, base: float, rng: random.Random | None = None) -> floa
 
 def count(r: Resources, feed_id: str | None, outcome: str) -> None:
     if feed_id:
-        r.redis.hincrby(r.keys.feed_stats(feed_id), outcome, 1)
+        metrics.count(r.redis, r.keys, feed_id, outcome, time.time())
 
 
 def run_progress(r: Resources, run_id: str | None) -> RecrawlProgress | None:
@@ -54,6 +55,7 @@ def progress(r: Resources, run_id: str | None, outcome: str) -> None:
 def poll_due_feeds() -> int:
     """The beat tick: claim the feeds whose time has come, one poll task each."""
     r = task_services.current()
+    metrics.beat_tick(r.redis, r.keys, time.time())
     due = poll.tick(r.registry, r.settings.feeds_file, time.time())
     for feed_id in due:
         poll_feed.delay(feed_id)
@@ -84,6 +86,7 @@ def poll_feed(feed_id: str, recrawl: bool = False, run_id: str | None = None) ->
     finally:
         if run := run_progress(r, run_id):
             run.poll_done()
+    metrics.poll(r.redis, r.keys, feed_id, result.status, host_of(feed.url))
     return {"feed": feed_id, "status": result.status, "new": len(result.entries)}
 
 
@@ -164,6 +167,7 @@ def ingest_once(task, r: Resources, entry: FeedEntry, now: float, again: dict) -
     try:
         result = ingest_stage.ingest(entry, services(r), now)
     except HostBusy as exc:  # not a failure: come back when the host has a token again
+        metrics.deferral(r.redis, r.keys, host_of(entry.link or ""))
         raise defer(task, r, again, exc.retry_after or 1.0) from None
     except IngestError as exc:  # transient (permanent ones are outcomes)
         return retry_or_give_up(task, r, entry, exc, again)

@@ -82,3 +82,12 @@ class Keys:
     def recrawl(self, run_id: str) -> str:
         """Hash: progress counters of one re-crawl run."""
         return f"{self.prefix}:recrawl:{run_id}"
+
+    # operations (tasks.metrics)
+    def metrics(self, name: str) -> str:
+        """Hash: one family of service-wide counters (field: label values joined by |)."""
+        return f"{self.prefix}:metrics:{name}"
+
+    def new_by_hour(self, feed_id: str) -> str:
+        """Hash: hour (unix s // 3600) -> articles newly stored for one feed, kept 2 days."""
+        return f"{self.prefix}:feed:{feed_id}:new-by-hour"

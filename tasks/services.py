@@ -19,6 +19,7 @@ from tasks.dedupe.duplicates import DuplicateIndex
 from tasks.dedupe.seen import SeenIndex
 from tasks.fetch.http import HttpClient
 from tasks.fetch.politeness import HostBudget, Politeness
+from tasks.metrics import CountingHttpClient
 from tasks.poll.registry import FeedRegistry
 from tasks.rediskeys import Keys
 from tasks.store import ArticleStore, open_store
@@ -38,7 +39,8 @@ class Resources:
 
     @cached_property
     def http(self) -> HttpClient:
-        return HttpClient(self.settings, budget=self.budget)
+        # counts every fetch
+        return CountingHttpClient(self.settings, self.redis, self.keys, budget=self.budget)
 
     @cached_property
     def budget(self) -> HostBudget:

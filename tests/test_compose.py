@@ -66,3 +66,37 @@ def test_commands_resolve(compose, service):
         known = " ".join(f"--{name}" for name in options._options)
     for option in (a.split("=")[0] for a in command[4:] if a.startswith("--")):
         assert option in known, f"{service}: {option} is not an option of celery {sub}"
+
+
+@pytest.mark.parametrize("service", ["feeds", "pages", "store", "beat"])
+def test_workers_and_beat_have_a_health_check_our_cli_accepts(compose, service):
+    import shlex
+
+    from worker.cli import build_parser
+    from worker.cli.ops import CHECKS
+
+    check = compose["services"][service]["healthcheck"]
+    test = check["test"]
+    argv = shlex.split(test[1]) if test[0] == "CMD-SHELL" else test[1:]
+    assert argv[:2] == ["newsworker", "health"]
+    args = build_parser().parse_args([a.replace("$$HOSTNAME", "host") for a in argv[1:]])
+    checks = args.check.split(",")
+    assert set(checks) <= set(CHECKS) and "redis" in checks
+    if service == "beat":
+        assert "beat" in checks and "worker" not in checks
+    else:  # the worker of this container, by the node name its command gives it
+        command = compose["services"][service]["command"]
+        node = command[command.index("-n") + 1].replace("%h", "host")
+        assert "worker" in checks and args.node == node
+    assert check["start_period"] and check["interval"]
+
+
+def test_metrics_service_asks_for_basic_auth_and_flower_stays_local(compose):
+    services = compose["services"]
+    metrics = services["metrics"]
+    assert metrics["command"] == ["newsworker", "metrics"]
+    assert metrics["environment"]["NEWS_METRICS_BASIC_AUTH"].startswith(
+        "${NEWS_METRICS_BASIC_AUTH:?"
+    )
+    assert metrics["ports"] == ["9464:9464"]
+    assert services["flower"]["ports"] == ["127.0.0.1:5555:5555"]  # its /metrics has no auth

@@ -98,12 +98,13 @@ def test_run_on_embedded_defaults_collects_articles_and_stops_cleanly(tmp_path, 
     stories = serve_site(http_server, rss_count=3, atom_count=2)
     feeds = tmp_path / "feeds.toml"
     feeds.write_text(feeds_toml(http_server))
-    flower = free_port()
+    flower, metrics = free_port(), free_port()
     env = base_env(
         tmp_path,
         NEWS_FEEDS_FILE=str(feeds),
         NEWS_FETCH_ALLOW_PRIVATE="1",
         NEWS_FLOWER_PORT=str(flower),
+        NEWS_METRICS_PORT=str(metrics),
         NEWS_HOST_RATE="50",
         NEWS_BEAT_TICK="1",
     )
@@ -122,13 +123,15 @@ def test_run_on_embedded_defaults_collects_articles_and_stops_cleanly(tmp_path, 
         wait_for(lambda: port_open(flower), 60, "Flower", proc)
         with urllib.request.urlopen(f"http://127.0.0.1:{flower}/metrics", timeout=10) as resp:
             assert b"flower_" in resp.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10) as resp:
+            assert f"newsworker_store_articles {len(stories)}" in resp.read().decode()
         redis_url = (tmp_path / "data" / "embedded-redis.url").read_text().strip()
         redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
         shown = cli("export", env=env)
         assert shown.returncode == 0 and len(shown.stdout.splitlines()) == len(stories)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
-        assert not port_open(flower) and not port_open(redis_port)
+        assert not port_open(flower) and not port_open(redis_port) and not port_open(metrics)
         # every child has a process group of its own, all in the session of `newsworker run`
         leftovers = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True)
         assert leftovers.stdout.strip() == ""
@@ -136,7 +139,12 @@ def test_run_on_embedded_defaults_collects_articles_and_stops_cleanly(tmp_path, 
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
-    assert "stopped" in (tmp_path / "run.log").read_text()
+    console = (tmp_path / "run.log").read_text()
+    assert "stopped" in console
+    # the console is our events: Celery's banner, per-tick lines and Flower's noise are not
+    assert "polled feed=test-rss" in console and "article stored feed=" in console
+    for noise in ("Sending due task", "-------------- ", "[tasks]", "Registered tasks", "ready."):
+        assert noise not in console, noise
 
 
 def test_restart_back_off_doubles_resets_when_stable_and_stops_a_crash_loop():

@@ -9,13 +9,14 @@ transport option only (RabbitMQ hands a dead consumer's unacked messages back at
 from __future__ import annotations
 
 import sys
+import time
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 from config.settings import DEFAULT_REDIS_URL, Settings, SettingsError, load_settings
 from tasks.rediskeys import Keys
-from worker import lifetime
+from worker import lifetime, logs
 
 QUEUES = ("feeds", "pages", "store")
 ROUTES = {
@@ -100,5 +101,20 @@ def _settings_or_exit() -> Settings:
         sys.exit(f"newsworker: {exc}")
 
 
+@signals.setup_logging.connect
+def _setup_logging(**_kwargs) -> None:
+    """Worker and beat log through worker.logs (our format, Celery's chatter at debug only)."""
+    settings = app.newsworker_settings
+    logs.configure(settings.log_level, settings.log_format)
+
+
+@signals.before_task_publish.connect
+def _stamp_sent_at(headers: dict | None = None, **_kwargs) -> None:
+    """Every message carries when it was sent: `status` shows the age of a queue's oldest."""
+    if headers is not None:
+        headers.setdefault("sent_at", time.time())
+
+
 configure(_settings_or_exit())
+logs.quiet_noise(app.newsworker_settings.log_level)  # Flower configures its own handlers
 lifetime.install()

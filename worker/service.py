@@ -125,6 +125,15 @@ def restart_delay(child: Child, uptime: float) -> float:
     return min(RESTART_MAX, RESTART_FIRST * 2 ** max(0, child.quick_exits - 1))
 
 
+# --- how children are started and logged (ops) ---------------------------------------------
+
+
+def quiet_flags(settings: Settings) -> list[str]:
+    """Celery's banners and task lists only at debug level: the console shows our events
+    (worker.logs quiets Celery's and Flower's loggers the same way)."""
+    return [] if settings.log_level == "debug" else ["--quiet"]
+
+
 @dataclass
 class Service:
     settings: Settings
@@ -161,7 +170,7 @@ class Service:
 
     def commands(self) -> list[tuple[str, list[str]]]:
         s = self.settings
-        celery = [sys.executable, "-m", "celery", "-A", "worker.app"]
+        celery = [sys.executable, "-m", "celery", "-A", "worker.app", *quiet_flags(s)]
         level = s.log_level.upper()
         beat_file = str(Path(s.data_dir, "celerybeat-schedule").resolve())
         cmds = [
@@ -188,6 +197,8 @@ class Service:
             if s.flower_basic_auth:
                 flower.append(f"--basic-auth={s.flower_basic_auth}")
             cmds.append(("flower", flower))
+        if s.metrics_port:
+            cmds.append(("metrics", [sys.executable, "-m", "worker.cli", "metrics"]))
         return cmds
 
     def start(self, env: dict[str, str]) -> None:

@@ -3,7 +3,13 @@ network-down detector.
 
 Keys (tasks.rediskeys): ``schedule`` (sorted set feed id -> next poll time), ``feeds`` (hash feed
 id -> FeedSource JSON), ``feed_state(id)`` (hash, FeedState), ``network`` (hash host -> last
-connection failure, plus ``@ok`` and ``@down``).
+connection failure, plus ``@ok``, ``@down`` and ``@probe``).
+
+When the network comes back, the feeds that failed during the outage are polled again within
+REPOLL_SPREAD seconds instead of waiting out their error back-off: while the network is down
+the claim of the beat tick makes one feed due every NETWORK_PROBE seconds (its success ends the outage),
+and that success puts every feed whose last poll failed since the outage began back on the
+schedule at once (spread over REPOLL_SPREAD seconds).
 
 The claim is one Lua script: ZRANGEBYSCORE with LIMIT (O(log N + due)) and a ZADD per due
 feed pushing it to now + lease, so overlapping ticks or two beats never hand out a feed
@@ -20,7 +26,7 @@ from collections.abc import Iterable
 from config.feeds import FeedSource
 from config.settings import Settings
 from tasks.formats import as_text
-from tasks.poll.schedule import FeedState, network_down
+from tasks.poll.schedule import NETWORK_WINDOW, FeedState, network_down
 from tasks.rediskeys import Keys
 
 log = logging.getLogger(__name__)
@@ -28,9 +34,25 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE = 900  # seconds a claimed feed stays off the schedule while its poll runs
 NEW_FEED_SPREAD = 30.0  # seconds: new feeds are due now + 0..this, so a big import spreads
 SPREAD_PER_FEED = 0.05  # seconds of spread per feed synced: a handful of feeds start at once
+NETWORK_PROBE = 30.0  # seconds between probe polls while the network is down
+REPOLL_SPREAD = 30.0  # seconds over which the feeds failed in an outage are polled again
 
-# KEYS[1] schedule; ARGV: now, limit, lease-until. Returns the claimed ids, earliest first.
+# KEYS[1] schedule, KEYS[2] network hash; ARGV: now, limit, lease-until, probe interval.
+# While the network is down (@down set), the feed due soonest is first made due now, once per
+# probe interval (@probe): its poll is how we learn the network is back.
+# Returns the claimed ids, earliest first.
 CLAIM_SCRIPT = """
+local now = tonumber(ARGV[1])
+if redis.call('HEXISTS', KEYS[2], '@down') == 1 then
+  local probed = tonumber(redis.call('HGET', KEYS[2], '@probe'))
+  if not probed or now - probed >= tonumber(ARGV[4]) then
+    local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+    if first[1] then
+      redis.call('HSET', KEYS[2], '@probe', ARGV[1])
+      if tonumber(first[2]) > now then redis.call('ZADD', KEYS[1], 'XX', ARGV[1], first[1]) end
+    end
+  end
+end
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(due) do
   redis.call('ZADD', KEYS[1], 'XX', ARGV[3], id)
@@ -38,7 +60,7 @@ end
 return due
 """
 
-_OK, _DOWN = "@ok", "@down"
+_OK, _DOWN, _PROBE = "@ok", "@down", "@probe"
 
 
 class FeedRegistry:
@@ -104,8 +126,12 @@ class FeedRegistry:
     # --- schedule ------------------------------------------------------------------------
 
     def claim_due(self, now: float, limit: int = 500) -> list[str]:
-        """Atomically take up to ``limit`` due feeds, pushing each to now + lease."""
-        ids = self._claim(keys=[self.keys.schedule], args=[now, int(limit), now + self.lease])
+        """Atomically take up to ``limit`` due feeds, pushing each to now + lease (while the
+        network is down, a probe feed first; see the module docstring)."""
+        ids = self._claim(
+            keys=[self.keys.schedule, self.keys.network],
+            args=[now, int(limit), now + self.lease, NETWORK_PROBE],
+        )
         return [as_text(i) for i in ids]
 
     def schedule(self, feed_id: str, at: float) -> None:
@@ -172,6 +198,7 @@ class FeedRegistry:
         raw = {as_text(k): float(v) for k, v in self.redis.hgetall(self.keys.network).items()}
         last_ok = raw.pop(_OK, None)
         down_since = raw.pop(_DOWN, None)
+        raw.pop(_PROBE, None)
         if down_since is not None:
             return True
         if not network_down(raw, last_ok, now):
@@ -192,7 +219,27 @@ class FeedRegistry:
         pipe.hset(self.keys.network, _OK, now)
         was_down = pipe.execute()[0]
         if was_down:
-            log.warning("network is back: a poll succeeded; feed errors count again")
+            again = self.repoll_failed(float(was_down) - NETWORK_WINDOW, now)
+            log.warning(
+                "network is back: a poll succeeded; feed errors count again; %d feed(s) that "
+                "failed during the outage are polled again within %.0fs",
+                again,
+                REPOLL_SPREAD,
+            )
+
+    def repoll_failed(self, since: float, now: float) -> int:
+        """Make every scheduled feed whose last poll failed at or after ``since`` due within
+        REPOLL_SPREAD seconds (never later than it already was). Returns how many."""
+        ids = list(self.scheduled())
+        failed = [
+            feed_id
+            for feed_id, state in self.states(ids).items()
+            if state.last_status == "error" and (state.last_poll or 0.0) >= since
+        ]
+        if failed:
+            due = {i: now + self.rng.uniform(0, REPOLL_SPREAD) for i in failed}
+            self.redis.zadd(self.keys.schedule, due, xx=True, lt=True)
+        return len(failed)
 
     def network_is_down(self) -> bool:
         return bool(self.redis.hexists(self.keys.network, _DOWN))

@@ -18,7 +18,7 @@ from config.feeds import FeedsFileError
 from config.settings import SettingsError, load_settings
 from tasks.clean.sites import SitesFileError
 from tasks.errors import IngestError
-from worker.cli import bench, feeds, recrawl, service
+from worker.cli import bench, failed, feeds, ops, recrawl, service
 from worker.cli.common import CliError
 from worker.connect import RedisUnavailable
 
@@ -27,6 +27,8 @@ COMMAND_MODULES = (
     service,  # run, export, show, clean, settings
     feeds,  # feeds ..., status, poll
     recrawl,  # recrawl, retry-failed
+    failed,  # failed list, failed show, failed drop
+    ops,  # health, metrics (status --json is built there too)
     bench,  # bench extract, bench seen
 )
 

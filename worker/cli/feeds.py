@@ -57,7 +57,9 @@ def register(sub) -> None:
         p = feeds.add_parser(verb, help=f"{verb} a feed in the feeds file (by name or id)")
         p.add_argument("name")
         p.set_defaults(func=cmd_set_enabled, enabled=on)
-    sub.add_parser("status", help="per-feed health").set_defaults(func=cmd_status)
+    p = sub.add_parser("status", help="per-feed health (a table, or everything with --json)")
+    p.add_argument("--json", action="store_true", help="the whole report as one JSON object")
+    p.set_defaults(func=cmd_status)
 
 
 # --- check / discover ----------------------------------------------------------------------
@@ -244,6 +246,11 @@ def cmd_status(args) -> int:
 
     settings = args.settings
     client = connect_redis(settings)
+    if getattr(args, "json", False):
+        from worker.cli.ops import status_report
+
+        print(json.dumps(status_report(settings, client, time.time()), indent=1))
+        return 0
     registry = FeedRegistry(client, Keys(settings.redis_prefix), settings)
     feeds = registry.feeds()
     states = registry.states(f.id for f in feeds)

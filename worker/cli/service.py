@@ -37,14 +37,11 @@ def register(sub) -> None:
 
 
 def cmd_run(args) -> int:
-    import logging
-
+    from worker.logs import configure
     from worker.service import ServiceError, run_service
 
     settings = args.settings
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure(settings.log_level, settings.log_format)
     try:
         return run_service(settings)
     except ServiceError as exc:
