@@ -93,6 +93,7 @@ def endpoint(service_env, monkeypatch):
             **settings.__dict__,
             "redis_url": TEST_REDIS_URL,
             "redis_prefix": service_env.keys.prefix,
+            "store_url": service_env.settings.store_url,
         }
     )
     server = make_server(settings)
