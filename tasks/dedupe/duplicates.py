@@ -55,7 +55,8 @@ CONFIRMED, SHORT = 1, 2  # flag bits of an article record
 
 # Shared by both scripts. ARGV[1..8]: base key, now, TTL, claim TTL, agreeing values needed,
 # current slice, its keys' expiry (s), number of live slices; then the live slices; then
-# this article's record and its band hashes (4 bytes each).
+# this article's record, its band hashes (4 bytes each), bands only looked up (not written)
+# and the title + lead key they are confirmed by ('' when none).
 COMMON_LUA = (
     f"local BW, RW, NB, NR, CONFIRMED, SHORT = {BAND}, {RECORD}, {BAND_BUCKETS}, {RECORD_BUCKETS}, "
     f"{CONFIRMED}, {SHORT}"
@@ -65,6 +66,7 @@ local need, cur, expire, nlive = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), 
 local live = {}
 for i = 1, nlive do live[i] = ARGV[8 + i] end
 local rec, bands = ARGV[9 + nlive], ARGV[10 + nlive]
+local probe, lead = ARGV[11 + nlive], ARGV[12 + nlive]  -- find() only: see fingerprint()
 local id = string.sub(rec, 5, 20)
 local function num(s)
   local v = 0
@@ -150,21 +152,26 @@ local function agree(a, b)
   end
   return n
 end
--- agreeing values of r and this article when r confirms it, else nil
+-- agreeing values of r and this article when r confirms it, else nil. A short record
+-- confirms a short article by content or title + lead, and a long one just over the short
+-- limit (the ARGV lead key is set) by title + lead.
 local function similar(r)
-  if flag(r, SHORT) ~= flag(rec, SHORT) then return nil end
   if flag(r, SHORT) then
-    if string.sub(r, 26, 33) == string.sub(rec, 26, 33)
-        or string.sub(r, 34, 41) == string.sub(rec, 34, 41) then return 2 * (RW - 25) end
+    local title_lead = string.sub(r, 34, 41)
+    if (flag(rec, SHORT) and (string.sub(r, 26, 33) == string.sub(rec, 26, 33)
+        or title_lead == string.sub(rec, 34, 41))) or title_lead == lead then
+      return 2 * (RW - 25)
+    end
     return nil
   end
+  if flag(rec, SHORT) then return nil end
   local n = agree(r, rec)
   if n >= need then return n end
   return nil
 end
-local refs, known = {}, {}
-for b = 1, #bands, 4 do
-  local h = string.sub(bands, b, b + 3)
+local refs, known, lookups = {}, {}, bands .. probe
+for b = 1, #lookups, 4 do
+  local h = string.sub(lookups, b, b + 3)
   for _, slice in ipairs(live) do
     for _, entry in ipairs((matching(band_key(slice, h), BW, string.sub(h, 2, 4)))) do
       local ref = string.sub(entry, 4, 7)
@@ -220,16 +227,20 @@ class DuplicateIndex:
         self._find = redis.register_script(FIND_LUA)
         self._remember = redis.register_script(REMEMBER_LUA)
 
-    def fingerprint(self, article: Article) -> tuple[int, bytes, list[bytes]]:
-        """(flags, the 64 signature bytes, band hashes) of an article."""
-        if len(tokens(article.body)) < self.min_words:
+    def fingerprint(self, article: Article) -> tuple[int, bytes, list[bytes], bytes]:
+        """(flags, the 64 signature bytes, band hashes, title + lead key to probe) of an
+        article. A long body under twice the short limit also probes short stories by title +
+        lead: a short story with chrome lines added may cross the limit."""
+        toks = tokens(article.body)
+        count = len(toks)
+        near_limit = count < 2 * self.min_words
+        lead = short_key(article.title or "", article.body) if near_limit else b""
+        if count < self.min_words:
             exact = bytes.fromhex(article.content_hash or content_hash(article.body))[:8]
-            lead = short_key(article.title or "", article.body)
             tail = (exact + lead).ljust(SIG_BYTES, b"\0")
-            bands = [_short_band(b"c" + exact), _short_band(b"t" + lead)]
-            return SHORT, tail, bands
-        signature = minhash(shingles(article.body))
-        return 0, signature_bytes(signature), band_hashes(signature)
+            return SHORT, tail, [_short_band(b"c" + exact), _short_band(b"t" + lead)], b""
+        signature = minhash(shingles(toks))
+        return 0, signature_bytes(signature), band_hashes(signature), lead
 
     def _slices(self, now: float) -> list[int]:
         """The slices whose buckets are still alive at ``now``, newest first."""
@@ -240,7 +251,8 @@ class DuplicateIndex:
         ]
 
     def _call(self, script, article: Article, now: float, confirmed: bool) -> list:
-        flags, tail, bands = self.fingerprint(article)
+        flags, tail, bands, lead = self.fingerprint(article)
+        probe = _short_band(b"t" + lead) if lead else b""
         raw_id = bytes.fromhex(article.id)
         ref = hashlib.blake2b(raw_id, digest_size=4).digest()
         stamp = int(now).to_bytes(4, "big")
@@ -251,7 +263,8 @@ class DuplicateIndex:
         args = [self.keys.neardup, int(now), self.ttl, CLAIM_TTL, self.need, current, expire]
         # the base key is passed as KEYS[1] too: a Cluster client routes the call by it
         return script(
-            keys=[self.keys.neardup], args=[*args, len(live), *live, record, b"".join(bands)]
+            keys=[self.keys.neardup],
+            args=[*args, len(live), *live, record, b"".join(bands), probe, lead],
         )
 
     def find(self, article: Article, now: float) -> str | None:
