@@ -10,7 +10,8 @@ Layout, compact because every stored article is remembered for NEWS_NEARDUP_TTL:
 records in sorted strings ("buckets"), searched by binary search (GETRANGE) inside the
 scripts, rewritten whole on insert (SET: exact size, no APPEND over-allocation).
 - article records (RECORD bytes): ref (4, from the id) | id (16) | stamp (4, unix s) |
-  flags (1: confirmed, short) | signature (64; a short story: content hash 8 | title+lead 8);
+  flags (1: confirmed, short) | site (2, hash of the registrable domain) | signature (64;
+  a short story: content hash 8 | title+lead 8);
   bucket ``ref[0] % RECORD_BUCKETS``, sorted by ref.
 - band records (BAND bytes): tag (3) | ref (4); a band hash's byte 0 picks the bucket
   (``% BAND_BUCKETS``), bytes 1..3 are the tag; sorted by tag.
@@ -38,6 +39,8 @@ from tasks.dedupe.fingerprint import (
     signature_bytes,
     tokens,
 )
+from tasks.dedupe.urls import registrable_domain
+from tasks.formats import host_of
 from tasks.models import Article
 from tasks.rediskeys import Keys
 
@@ -46,27 +49,31 @@ log = logging.getLogger(__name__)
 NEAR_DUP_MIN_WORDS = 80  # shorter bodies are short stories: matched on title plus lead
 CLAIM_TTL = 3600  # seconds find()'s claim on a new article lasts until remember()
 DEFAULT_THRESHOLD = 0.45  # estimated Jaccard that confirms a candidate (docs/neardup.md)
+# ... from the same site: one site's pages share its template (chrome the cleaner left in the
+# body), and its own copies of a story are exact (another URL) or nearly so.
+SAME_SITE_THRESHOLD = 0.8
 SLICES = 4  # time slices per TTL: records are dropped between ttl and ttl * 5/4
 BAND_BUCKETS = 32  # band-record buckets per slice
 RECORD_BUCKETS = 32  # article-record buckets per slice
 BAND = 7  # bytes per band record: tag 3 | ref 4
-RECORD = 4 + 16 + 4 + 1 + SIG_BYTES  # bytes per article record
+RECORD = 4 + 16 + 4 + 1 + 2 + SIG_BYTES  # bytes per article record
 CONFIRMED, SHORT = 1, 2  # flag bits of an article record
 
-# Shared by both scripts. ARGV[1..8]: base key, now, TTL, claim TTL, agreeing values needed,
-# current slice, its keys' expiry (s), number of live slices; then the live slices; then
+# Shared by both scripts. ARGV[1..9]: base key, now, TTL, claim TTL, agreeing values needed
+# (from another site, from the same site), current slice, its keys' expiry (s), number of live slices; then the live slices; then
 # this article's record, its band hashes (4 bytes each), bands only looked up (not written)
 # and the title + lead key they are confirmed by ('' when none).
 COMMON_LUA = (
     f"local BW, RW, NB, NR, CONFIRMED, SHORT = {BAND}, {RECORD}, {BAND_BUCKETS}, {RECORD_BUCKETS}, "
-    f"{CONFIRMED}, {SHORT}"
+    f"{CONFIRMED}, {SHORT}\nlocal SIG = {RECORD - SIG_BYTES + 1}"
     + """
 local base, now, ttl, claim_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local need, cur, expire, nlive = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+local need, need_same_site = tonumber(ARGV[5]), tonumber(ARGV[6])
+local cur, expire, nlive = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
 local live = {}
-for i = 1, nlive do live[i] = ARGV[8 + i] end
-local rec, bands = ARGV[9 + nlive], ARGV[10 + nlive]
-local probe, lead = ARGV[11 + nlive], ARGV[12 + nlive]  -- find() only: see fingerprint()
+for i = 1, nlive do live[i] = ARGV[9 + i] end
+local rec, bands = ARGV[10 + nlive], ARGV[11 + nlive]
+local probe, lead = ARGV[12 + nlive], ARGV[13 + nlive]  -- find() only: see fingerprint()
 local id = string.sub(rec, 5, 20)
 local function num(s)
   local v = 0
@@ -141,7 +148,7 @@ local function alive(r)
 end
 local function agree(a, b)
   local n = 0
-  for i = 26, RW do
+  for i = SIG, RW do
     local x, y = string.byte(a, i), string.byte(b, i)
     if x == y then
       n = n + 2
@@ -157,16 +164,18 @@ end
 -- limit (the ARGV lead key is set) by title + lead.
 local function similar(r)
   if flag(r, SHORT) then
-    local title_lead = string.sub(r, 34, 41)
-    if (flag(rec, SHORT) and (string.sub(r, 26, 33) == string.sub(rec, 26, 33)
-        or title_lead == string.sub(rec, 34, 41))) or title_lead == lead then
-      return 2 * (RW - 25)
+    local title_lead = string.sub(r, SIG + 8, SIG + 15)
+    if (flag(rec, SHORT) and (string.sub(r, SIG, SIG + 7) == string.sub(rec, SIG, SIG + 7)
+        or title_lead == string.sub(rec, SIG + 8, SIG + 15))) or title_lead == lead then
+      return 2 * (RW - SIG + 1)
     end
     return nil
   end
   if flag(rec, SHORT) then return nil end
   local n = agree(r, rec)
-  if n >= need then return n end
+  if n >= (string.sub(r, 26, 27) == string.sub(rec, 26, 27) and need_same_site or need) then
+    return n
+  end
   return nil
 end
 local refs, known, lookups = {}, {}, bands .. probe
@@ -223,6 +232,7 @@ class DuplicateIndex:
         self.redis, self.keys, self.ttl = redis, keys, int(ttl)
         self.threshold, self.min_words = threshold, min_words
         self.need = agreeing_needed(threshold)
+        self.need_same_site = agreeing_needed(max(threshold, SAME_SITE_THRESHOLD))
         self.slice_len = max(1, self.ttl // SLICES)
         self._find = redis.register_script(FIND_LUA)
         self._remember = redis.register_script(REMEMBER_LUA)
@@ -256,11 +266,13 @@ class DuplicateIndex:
         raw_id = bytes.fromhex(article.id)
         ref = hashlib.blake2b(raw_id, digest_size=4).digest()
         stamp = int(now).to_bytes(4, "big")
-        record = ref + raw_id + stamp + bytes([flags | (CONFIRMED if confirmed else 0)]) + tail
+        flag = bytes([flags | (CONFIRMED if confirmed else 0)])
+        record = ref + raw_id + stamp + flag + _site(article) + tail
         current = int(now // self.slice_len)
         expire = math.ceil((current + 1) * self.slice_len + self.ttl - now)
         live = self._slices(now)
-        args = [self.keys.neardup, int(now), self.ttl, CLAIM_TTL, self.need, current, expire]
+        args = [self.keys.neardup, int(now), self.ttl, CLAIM_TTL, self.need, self.need_same_site]
+        args += [current, expire]
         # the base key is passed as KEYS[1] too: a Cluster client routes the call by it
         return script(
             keys=[self.keys.neardup],
@@ -286,6 +298,12 @@ class DuplicateIndex:
         """Record a stored article for the TTL (not duplicates themselves); one round trip."""
         if not article.duplicate_of:
             self._call(self._remember, article, now, confirmed=True)
+
+
+def _site(article: Article) -> bytes:
+    """Two bytes naming the article's site (its registrable domain)."""
+    site = registrable_domain(host_of(article.canonical_url or article.url))
+    return hashlib.blake2b(site.encode("utf-8"), digest_size=2).digest()
 
 
 def _short_band(basis: bytes) -> bytes:
