@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tasks.dedupe import content_hash
-from tasks.dedupe.duplicates import BAND, CLAIM_TTL, RECORD, DuplicateIndex
+from tasks.dedupe.duplicates import BAND, CLAIM_TTL, RECORD, SAME_SITE_THRESHOLD, DuplicateIndex
 from tasks.dedupe.fingerprint import jaccard, shingles
 from tasks.models import Article, article_id
 from tests.samples_dedupe import SAME_TEMPLATE_OTHER, SHORT_A, SHORT_B, WIRE, WIRE_SYNDICATED
@@ -86,11 +86,27 @@ def test_partner_edits_are_near_duplicates(redis_client, keys):
 
 
 def test_other_story_on_the_same_template_is_not_linked(redis_client, keys):
-    index = DuplicateIndex(redis_client, keys, ttl=30 * DAY, threshold=0.45)
+    index = DuplicateIndex(redis_client, keys, ttl=30 * DAY)
     now = time.time()
     index.remember(article(WIRE, "https://wire.example/rates"), now)
     assert jaccard(shingles(WIRE), shingles(SAME_TEMPLATE_OTHER)) > 0.1  # shares a lot
-    assert index.find(article(SAME_TEMPLATE_OTHER, "https://wire.example/cut"), now) is None
+    # from another site (the looser threshold); the same site is stricter still
+    assert index.find(article(SAME_TEMPLATE_OTHER, "https://elsewhere.example/cut"), now) is None
+
+
+def test_same_site_copies_need_a_closer_match(redis_client, keys):
+    """One site's pages share its template: from the same site a candidate needs an
+    estimated Jaccard of SAME_SITE_THRESHOLD, from another site the threshold."""
+    parts = paragraphs(WIRE)
+    trimmed = "\n\n".join([*parts[: len(parts) // 2 + 1], "Read the full story."])
+    assert 0.5 < jaccard(shingles(WIRE), shingles(trimmed)) < SAME_SITE_THRESHOLD - 0.1
+    index = DuplicateIndex(redis_client, keys, ttl=30 * DAY)
+    now = time.time()
+    original = article(WIRE, "https://www.wire.example/rates")
+    index.remember(original, now)
+    assert index.find(article(trimmed, "https://paper.example/rates"), now) == original.id
+    assert index.find(article(trimmed, "https://news.wire.example/rates-short"), now) is None
+    assert index.find(article(WIRE, "https://news.wire.example/rates2"), now) == original.id
 
 
 def test_short_stories_match_on_title_and_lead_both(redis_client, keys):

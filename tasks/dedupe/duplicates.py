@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 NEAR_DUP_MIN_WORDS = 80  # shorter bodies are short stories: matched on title plus lead
 CLAIM_TTL = 3600  # seconds find()'s claim on a new article lasts until remember()
-DEFAULT_THRESHOLD = 0.45  # estimated Jaccard that confirms a candidate (docs/neardup.md)
+DEFAULT_THRESHOLD = 0.5  # estimated Jaccard that confirms a candidate (docs/neardup.md)
 # ... from the same site: one site's pages share its template (chrome the cleaner left in the
 # body), and its own copies of a story are exact (another URL) or nearly so.
 SAME_SITE_THRESHOLD = 0.8
