@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import os
 import random
+import re
 import time
 import uuid
 from collections import defaultdict
@@ -126,7 +127,8 @@ class Run:
 
     def index(self, name: str) -> DuplicateIndex:
         extra = {} if self.threshold is None else {"threshold": self.threshold}
-        return DuplicateIndex(self.client, Keys(f"{self.prefix}-{name}"), ttl=TTL, **extra)
+        slug = re.sub(r"\W+", "-", name).strip("-")
+        return DuplicateIndex(self.client, Keys(f"{self.prefix}-{slug}"), ttl=TTL, **extra)
 
     def find(self, index: DuplicateIndex, art: Article, now: float) -> str | None:
         began = time.perf_counter()
@@ -203,7 +205,7 @@ def short_recall(run: Run, stories: list[corpus.Story]) -> tuple[dict[str, list]
                 run.false_links["copies linked to another story"] += 1
     chrome = corpus.short_same_template(shorts)
     run.distinct("short stories, one template", chrome, "st")
-    run.distinct("short, one chain's template, many sites", chrome, "chain", one_site=False)
+    run.distinct("short, chain template, many sites", chrome, "chain", one_site=False)
     return rows, len(shorts)
 
 
@@ -298,7 +300,10 @@ def run(args) -> int:
 
 
 def cleanup_all(client: redis.Redis, prefix: str) -> None:
-    cleanup(client, "{" + prefix)  # the index keys: "{<prefix>-<name>:nd}:..."
+    """Delete the run's keys: the indexes' ("{<prefix>-<name>:nd}:...") and any other."""
+    keys = [*client.scan_iter(match=f"{{{prefix}-*", count=5000)]
+    for i in range(0, len(keys), 1000):
+        client.unlink(*keys[i : i + 1000])
     cleanup(client, prefix)
 
 
