@@ -4,7 +4,7 @@ same body or a near-duplicate of it, is linked to the first (``duplicate_of``).
 Method (docs/neardup.md): MinHash over word 3-shingles, LSH with 20 bands of 3 values, each
 candidate confirmed by its Jaccard estimated from a 128 x 4-bit signature (tasks.dedupe.
 fingerprint). A body under ``min_words`` words (a short story) is matched on its exact
-content or on its normalized title plus lead, when both of those agree.
+content, or on its normalized title and lead (both must agree).
 
 Layout, compact because every stored article is remembered for NEWS_NEARDUP_TTL: fixed-width
 records in sorted strings ("buckets"), searched by binary search (GETRANGE) inside the

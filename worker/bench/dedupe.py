@@ -337,11 +337,15 @@ def measure(run: Run, stories: list[corpus.Story], by_site: dict, args) -> int:
     for line in run.wrong:
         print(f"    {line}")
     checks_per_s = run.checks / run.check_seconds
+    before = script_usec(run.client)
     delta, usage, payload, buckets = memory(run, stories, args.articles)
+    after = script_usec(run.client)
+    remember_ms = (after[0] - before[0]) / max(1, after[1] - before[1]) / 1000
     print(
         f"memory: {args.articles:,} articles over {TTL // 86_400} d, {buckets} buckets: "
         f"{delta:.1f} bytes/article (used_memory delta), MEMORY USAGE {usage:.1f}, payload "
-        f"{payload:.1f} (record {RECORD} + 20 bands x {BAND})"
+        f"{payload:.1f} (record {RECORD} + 20 bands x {BAND}); remember: the script's server "
+        f"time {remember_ms:.2f} ms per call"
     )
     print(
         f"speed: {checks_per_s:,.0f} checks/s ({run.checks:,} finds, one round trip each; "
