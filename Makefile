@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-extract bench-seen clean
+.PHONY: run test lint format bench bench-extract bench-seen bench-dedupe clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,10 @@ bench-extract: $(VENV)/.bench
 bench-seen: $(STAMP)
 	$(BIN)/newsworker bench seen --private-server
 
-bench: bench-extract bench-seen
+bench-dedupe: $(STAMP)
+	$(BIN)/newsworker bench dedupe $(DATA) --private-server
+
+bench: bench-extract bench-seen bench-dedupe
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -288,7 +288,9 @@ class Settings:
     neardup_ttl: int = _setting(
         30 * DAY, _int(60, 3650 * DAY), "How long near-duplicate fingerprints are kept, s."
     )
-    neardup_distance: int = _setting(3, _int(0, 16), "SimHash Hamming distance for a near-dup.")
+    neardup_threshold: float = _setting(
+        0.5, _float(0.2, 1.0), "Estimated Jaccard (word 3-shingles) that links a near-dup."
+    )
     duplicates: str = _setting(
         "keep", _choice("keep", "drop"), "keep: store duplicates with duplicate_of; drop: skip."
     )

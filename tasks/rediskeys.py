@@ -49,11 +49,13 @@ class Keys:
         """Counter: runs of one entry's ingest that never ended (the worker process died)."""
         return f"{self.prefix}:crashes:{entry_key}"
 
-    def content(self, content_hash: str) -> str:
-        return f"{self.prefix}:content:{content_hash}"
-
-    def simhash_band(self, band: int, value: int) -> str:
-        return f"{self.prefix}:sim:{band}:{value:x}"
+    @property
+    def neardup(self) -> str:
+        """Base of the duplicate index's bucket strings (tasks.dedupe.duplicates appends
+        ``:b:<slice>:<n>`` for band records and ``:r:<slice>:<n>`` for article records). The
+        braces are a Redis Cluster hash tag: one script reads buckets it only learns of while
+        it runs, so they must all sit in one slot."""
+        return f"{{{self.prefix}:nd}}"
 
     # politeness (tasks.fetch.politeness)
     def rate(self, host: str) -> str:

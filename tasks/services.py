@@ -61,7 +61,9 @@ class Resources:
     @cached_property
     def duplicates(self) -> DuplicateIndex:
         s = self.settings
-        return DuplicateIndex(self.redis, self.keys, ttl=s.neardup_ttl, distance=s.neardup_distance)
+        return DuplicateIndex(
+            self.redis, self.keys, ttl=s.neardup_ttl, threshold=s.neardup_threshold
+        )
 
     @cached_property
     def sites(self) -> SiteRules | None:

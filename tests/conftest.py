@@ -24,7 +24,10 @@ TEST_POSTGRES_URL = os.environ.get(
 
 
 def _drop_prefix(client: redis.Redis, prefix: str) -> None:
-    batch = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    batch = [  # "{prefix:nd}:..." too: the duplicate index's keys carry a hash tag
+        *client.scan_iter(match=f"{prefix}:*", count=1000),
+        *client.scan_iter(match=f"{{{prefix}:*", count=1000),
+    ]
     for i in range(0, len(batch), 500):
         client.delete(*batch[i : i + 500])
 

@@ -36,8 +36,9 @@ HEADER = 3  # bytes: the bucket's record count (big-endian)
 # 128 bits are kept, and the directory costs ~1 bit per record + 32 bytes per bucket.
 # Buckets are rewritten whole with SET (exact size), not grown with APPEND/SETRANGE (which
 # over-allocate).
-COMMON_LUA = """
-local SUB, W, HEAD = 256, 14, 3
+COMMON_LUA = (
+    f"local SUB, W, HEAD = {SUB_BUCKETS}, {RECORD}, {HEADER}"
+    + """
 local BITS, ZEROS = {}, {}
 for b = 0, 255 do
   local t, v, z = {}, b, 0
@@ -49,8 +50,14 @@ for b = 0, 255 do
 end
 local function count_of(head)
   if #head < HEAD then return 0 end
-  local a, b, c = string.byte(head, 1, 3)
-  return a * 65536 + b * 256 + c
+  local n = 0
+  for i = 1, HEAD do n = n * 256 + string.byte(head, i) end
+  return n
+end
+local function count_bytes(n)  -- n as HEAD big-endian bytes
+  local t = {}
+  for i = HEAD, 1, -1 do t[i] = string.char(n % 256); n = math.floor(n / 256) end
+  return table.concat(t)
 end
 local function dir_bytes(n) return math.ceil((n + SUB) / 8) end
 local function bit_at(dir, pos)  -- pos: 0-based bit index
@@ -73,6 +80,7 @@ local function locate(dir, sub)
   return pos - sub, cnt, pos
 end
 """
+)
 
 # KEYS: for entry i, its bucket in every live slice (ARGV[1] of them);
 # ARGV: slices per entry, then per entry its sub-bucket (0-255) and 14-byte record. -> {0|1..}
@@ -130,7 +138,7 @@ end
 local function insert(key, sub, rec)
   local s = data[key]
   if s == nil then
-    s = redis.call('GET', key) or ('\\0\\0\\0' .. string.rep('\\0', SUB / 8))
+    s = redis.call('GET', key) or (count_bytes(0) .. string.rep('\\0', SUB / 8))
   end
   local n = count_of(s)
   local size = dir_bytes(n)
@@ -144,8 +152,7 @@ local function insert(key, sub, rec)
   bits = string.sub(bits, 1, pos + cnt) .. '1' .. string.sub(bits, pos + cnt + 1)
   local at = first + cnt * W
   n = n + 1
-  data[key] = string.char(math.floor(n / 65536), math.floor(n / 256) % 256, n % 256)
-              .. pack(bits) .. string.sub(s, HEAD + size + 1, at) .. rec .. string.sub(s, at + 1)
+  data[key] = count_bytes(n) .. pack(bits) .. string.sub(s, HEAD + size + 1, at) .. rec .. string.sub(s, at + 1)
   dirty[key] = true
   return 1
 end

@@ -1,7 +1,8 @@
-"""Identity and duplicates: canonical URLs, entry keys, content hashes, SimHash (pure functions).
+"""Identity: canonical URLs and entry keys (pure functions).
 
-Owned here: what makes two URLs, two feed items or two bodies "the same". Redis-backed
-indexes (seen marks, leases, content and near-duplicate indexes) live in tasks.dedupe.seen.
+Owned here: what makes two URLs or two feed items "the same" (bodies: tasks.dedupe.
+fingerprint). The Redis-backed indexes live in tasks.dedupe.seen (seen marks, leases) and
+tasks.dedupe.duplicates (content and near-duplicate index).
 
 Canonical URLs (ARTICLE_FORMAT.md, ``canonical_url``): scheme and host lower-cased, default
 port and fragment dropped, tracking parameters removed (:data:`TRACKING_PARAMS`, every
