@@ -1,101 +1,429 @@
 """Publication and modification dates of an article page, as ISO 8601 with a UTC offset.
 
-Owned here: the order of date sources (JSON-LD, article:published_time, <time datetime>,
-common meta tags, a date in the URL path, the feed entry) and parsing the forms found in the
-wild (ISO 8601 with or without offset, RFC 2822, compact dates). A date without an offset is
-read as UTC, the only assumption that needs no guessing. Pure functions; never raises.
+Owned here: the order of date sources and reading the dates that readers see. Structured
+data first (JSON-LD, article:published_time and the other common meta tags, itemprop date
+elements, ``<time datetime>``, hAtom ``<abbr class="published">``), then the byline or
+dateline a reader sees ("Published 6 Oct 2021, 14:30", "06.10.2021", "6 octobre 2021",
+"hace 3 días" against the fetch time), then a date in the URL path, then the feed entry.
+Dates inside comments, related-story teasers, sidebars, footers, "last updated" or
+copyright lines are never the publication date. Everything read here was collected by the
+one walk of tasks.clean.dom; the tree is only climbed from a candidate to its ancestors.
+
+A date without an offset is read as UTC, the only assumption that needs no guessing. Pure
+functions; never raises.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from bs4 import Tag
 
 from tasks.clean.dom import PageIndex
 from tasks.clean.jsonld import text_value
 from tasks.clean.meta import Meta
-from tasks.formats import parse_date
+from tasks.formats import MAX_YEAR, MIN_YEAR, parse_date
 from tasks.models import FeedEntry
 
+# Meta keys, strongest first. The first group outranks <time> elements; "date" and the
+# Dublin Core dates are often the page's (or the CMS's) date, so they come after.
 PUBLISHED_META = (
     "article:published_time",
     "og:published_time",
+    "og:article:published_time",
+    "article:published",
     "datepublished",
     "published_time",
     "article.published",
+    "og:pubdate",
     "pubdate",
     "publishdate",
     "publish-date",
     "publish_date",
-    "dc.date.issued",
-    "dcterms.issued",
-    "dc.date",
-    "dcterms.created",
+    "publication_date",
+    "pub_date",
     "sailthru.date",
     "parsely-pub-date",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date.created",
+    "dcterms.created",
+    "dc.date",
+    "dcterms.date",
     "date",
 )
+STRONG_META = 8  # the first keys of PUBLISHED_META, read before <time>
 MODIFIED_META = (
     "article:modified_time",
     "og:updated_time",
     "datemodified",
     "modified_time",
     "last-modified",
+    "lastmod",
     "dcterms.modified",
+    "dc.date.modified",
     "article.updated",
 )
 _URL_DATE = re.compile(
-    r"/((?:19|20)\d{2})[/\-]?(0[1-9]|1[0-2])[/\-]?(0[1-9]|[12]\d|3[01])(?:/|$|[-_])"
+    r"/((?:19|20)\d{2})[/\-_]?(0[1-9]|1[0-2])[/\-_]?(0[1-9]|[12]\d|3[01])(?:/|$|[-_.])"
 )
+_URL_DMY = re.compile(r"[/~_-](0[1-9]|[12]\d|3[01])-(0[1-9]|1[0-2])-((?:19|20)\d{2})(?=[-_/.]|$)")
+_URL_MONTH = re.compile(r"/((?:19|20)\d{2})/(0?[1-9]|1[0-2])/")
+
+# Month names (and their usual abbreviations) of en, de, fr, es, it, pt, nl.
+_MONTH_NAMES = {
+    1: "january jan januar jän jänner janvier janv enero ene gennaio gen janeiro januari",
+    2: "february feb februar feber février févr fevrier fevr febrero febbraio fevereiro fev "
+    "februari",
+    3: "march mar märz maerz mrz mars marzo março marco maart mrt",
+    4: "april apr avril avr abril abr aprile",
+    5: "may mai mayo may maggio mag maio mei",
+    6: "june jun juni juin junio giugno giu junho",
+    7: "july jul juli juillet juil julio luglio lug julho",
+    8: "august aug août aout agosto ago augustus",
+    9: "september sep sept septembre septiembre setiembre settembre set setembro",
+    10: "october oct oktober okt octobre octubre ottobre ott outubro out",
+    11: "november nov novembre noviembre novembro",
+    12: "december dec dezember dez décembre déc decembre diciembre dic dicembre dezembro",
+}
+MONTHS = {name: num for num, names in _MONTH_NAMES.items() for name in names.split()}
+_WORD = r"([a-zäéûçô]{3,10})\.?"
+_YEAR = r"((?:19|20)\d\d)(?!\d)"
+_TIME = re.compile(r"^[\s,|/-]*(?:um|à|at|a las|alle|om|às|kl\.?)?\s*(\d{1,2})[:h.](\d\d)(?!\d)")
+# Each: (regex, order of the groups as day/month/year, whether the month is a name).
+_PATTERNS = (
+    (re.compile(r"(?<![\d.])((?:19|20)\d\d)[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)"), "ymd", False),
+    (re.compile(r"(?<![\d.])(\d{1,2})\.\s?(\d{1,2})\.\s?" + _YEAR), "dmy", False),
+    (re.compile(r"(?<![\d./-])(\d{1,2})([/-])(\d{1,2})\2" + _YEAR), "slash", False),
+    (
+        re.compile(
+            r"(?<!\d)(\d{1,2})(?:\.|st|nd|rd|th|er|º|°)?(?:\s+de)?[\s-]*" + _WORD + r",?"
+            r"(?:\s+de)?[\s-]*" + _YEAR
+        ),
+        "dmy",
+        True,
+    ),
+    (re.compile(r"\b" + _WORD + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+" + _YEAR), "mdy", True),
+)
+_UNITS = {
+    "minute": 60,
+    "hour": 3600,
+    "day": 86400,
+    "week": 7 * 86400,
+    "minuten": 60,
+    "minute ": 60,
+    "stunde": 3600,
+    "tag": 86400,
+    "woche": 7 * 86400,
+    "minuto": 60,
+    "hora": 3600,
+    "día": 86400,
+    "dia": 86400,
+    "semana": 7 * 86400,
+    "heure": 3600,
+    "jour": 86400,
+    "semaine": 7 * 86400,
+    "ora": 3600,
+    "ore": 3600,
+    "giorn": 86400,
+    "settiman": 7 * 86400,
+    "uur": 3600,
+    "dag": 86400,
+    "wek": 7 * 86400,
+    "week ": 7 * 86400,
+}
+_NUM = r"(\d{1,2}|an?|one|ein(?:em|er)?|un[ae]?|uno|um[a]?|een)"
+_UNIT = r"(minute|hour|day|week|stunde|tag|woche|minuto|hora|día|dia|semana|heure|jour|semaine|ora|ore|giorn|settiman|minuten|uur|dag|wek)"
+_RELATIVE = (
+    re.compile(_NUM + r"\s+" + _UNIT + r"[a-z]*\s+(?:ago|fa|geleden)\b"),
+    re.compile(r"\b(?:vor|hace|il y a|há)\s+" + _NUM + r"\s+" + _UNIT),
+)
+_YESTERDAY = re.compile(r"\b(yesterday|gestern|hier|ayer|ieri|ontem|gisteren)\b")
+
+# Words before a date that say it is not the publication date.
+_NOT_PUBLISHED = re.compile(
+    r"updat|aktualisiert|geändert|bearbeitet|modifi|mis à jour|mise à jour|actualiz|aggiorn|"
+    r"bijgewerkt|atualizad|stand\b|zuletzt|last|letzte|©|copyright|\(c\)|print|druck|"
+    r"abgerufen|accessed|retrieved|consultado|consulté|geboren|born|\bbis\b|\buntil\b"
+)
+_UPDATED = re.compile(
+    r"updat|aktualisiert|geändert|modifi|mis à jour|mise à jour|actualiz|aggiorn|bijgewerkt|"
+    r"atualizad"
+)
+# Class/id names of the containers readers see a story's date in.
+_DATE_HINT = re.compile(
+    r"date|time|publi|posted|byline|meta|submitted|dateline|subline|datum|fecha|data|release|"
+    r"stamp|info|author|header|kicker|zeit"
+)
+# Class/id names (whole words) of containers whose dates belong to other things than the story.
+_NOT_STORY = re.compile(
+    r"(?:^|[\s_-])(comments?|commentlist|related|teasers?|recommend\w*|popular|trending|"
+    r"sidebar|widgets?|more|latest|similar|others?|weitere|also|reply|replies|respond|reviews?|"
+    r"footer|archives?|calendar|events?|kommentare?|commentaires?|comentarios?|next|prev|"
+    r"previous|newsticker|ticker|aside|banner|promo|teaser\w*|sidebar\w*)(?:$|[\s_-])"
+)
+# Tags whose dates are other things' (a page footer, a sidebar, a list of links), unless
+# the element or one below it is named as a date or byline.
+_NOT_STORY_TAGS = frozenset({"footer", "nav", "aside", "figure", "figcaption", "li", "dt"})
+_NEAR_H1_BEFORE, _NEAR_H1_AFTER = 40, 80  # elements around the first <h1>: the story's head
+_CONTEXT_DEPTH = 14
 
 
 def date_in_url(url: str) -> str | None:
-    """A /2019/09/06/ or /20190906 date in the URL path, as midnight UTC."""
-    match = _URL_DATE.search(url)
-    if not match:
+    """A /2019/09/06/, /2019-09-06-, /20190906 or ~06-09-2019- date in the URL path."""
+    path = url.split("?", 1)[0]
+    match = _URL_DATE.search(path)
+    if match:
+        return _iso(*map(int, match.groups()))
+    match = _URL_DMY.search(path)
+    if match:
+        day, month, year = map(int, match.groups())
+        return _iso(year, month, day)
+    return None
+
+
+def _iso(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> str | None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
         return None
     try:
-        when = datetime(*map(int, match.groups()), tzinfo=UTC)
+        return datetime(year, month, day, hour, minute, tzinfo=UTC).isoformat(timespec="seconds")
     except ValueError:
         return None
-    return when.isoformat(timespec="seconds")
 
 
-def _time_element(index: PageIndex) -> str | None:
-    """<time datetime>: the one marked as publication date, else the first."""
-    for when, hints in index.times:
-        if "datepublished" in hints.lower() or "publish" in hints.lower():
+def _month_first(lang: str | None) -> bool:
+    """Whether an ambiguous 03/04/2021 is month first: American English pages only."""
+    lang = (lang or "").lower().replace("_", "-")
+    return lang in ("en", "en-us")
+
+
+def text_date(text: str, lang: str | None = None) -> str | None:
+    """The first absolute date in a short text as readers write it, or None."""
+    low = " ".join(text.lower().split())
+    best: tuple[int, str] | None = None
+    for regex, order, named in _PATTERNS:
+        for match in regex.finditer(low):
+            found = _from_match(match, order, named, lang, low[match.end() :])
+            if found and (best is None or match.start() < best[0]):
+                best = (match.start(), found)
+            if found:
+                break
+    return best[1] if best else None
+
+
+def _from_match(match: re.Match, order: str, named: bool, lang, rest: str) -> str | None:
+    groups = match.groups()
+    if order == "slash":
+        first, _, second, year = groups
+        a, b = int(first), int(second)
+        if a > 12 or (b <= 12 and not _month_first(lang)):
+            day, month = a, b
+        else:
+            day, month = b, a
+    elif order == "ymd":
+        year, month, day = int(groups[0]), int(groups[1]), int(groups[2])
+    elif order == "dmy":
+        day, month, year = groups
+        month = MONTHS.get(month.rstrip(".")) if named else int(month)
+        day = int(day)
+    else:
+        month, day, year = groups
+        month, day = MONTHS.get(month.rstrip(".")), int(day)
+    if not month:
+        return None
+    time = _TIME.match(rest)
+    hour, minute = (int(time.group(1)), int(time.group(2))) if time else (0, 0)
+    if hour > 23 or minute > 59:
+        hour = minute = 0
+    return _iso(int(year), int(month), day, hour, minute)
+
+
+def relative_date(text: str, now: str | None) -> str | None:
+    """ "3 days ago", "vor 2 Stunden", "hace 3 días", "il y a 1 jour", "yesterday"... as
+    the date they name counted back from now (the fetch time), or None."""
+    if not now:
+        return None
+    try:
+        anchor = datetime.fromisoformat(now)
+    except ValueError:
+        return None
+    low = " ".join(text.lower().split())
+    for regex in _RELATIVE:
+        match = regex.search(low)
+        if match:
+            raw, unit = match.groups()
+            count = int(raw) if raw.isdigit() else 1
+            when = anchor - timedelta(seconds=count * _UNITS[unit])
+            return when.astimezone(UTC).isoformat(timespec="seconds")
+    if _YESTERDAY.search(low):
+        return (anchor - timedelta(days=1)).astimezone(UTC).isoformat(timespec="seconds")
+    return None
+
+
+def _names(tag: Tag) -> str:
+    attrs = tag.attrs
+    return f"{attrs.get('class') or ''} {attrs.get('id') or ''} {attrs.get('itemprop') or ''}"
+
+
+def context_of(tag: Tag) -> tuple[bool, bool]:
+    """(inside a container of something else than the story, inside a date-like container
+    within a few levels): a climb from tag to its ancestors, never a search."""
+    hinted, depth = False, 0
+    node: Tag | None = tag
+    while node is not None and depth < _CONTEXT_DEPTH:
+        if node.name in ("body", "html", "[document]"):
+            break
+        names = _names(node).lower()
+        named = len(names) > 2
+        if named and _NOT_STORY.search(names):
+            return True, hinted
+        if named and depth < 4 and _DATE_HINT.search(names):
+            hinted = True
+        if node.name in _NOT_STORY_TAGS and not hinted:
+            return True, hinted
+        node, depth = node.parent, depth + 1
+    return False, hinted
+
+
+def _candidates(index: PageIndex) -> list[tuple[str, Tag, int]]:
+    """The walk's date strings in document order (the walk records a parent's strings last
+    to first)."""
+    ranked = sorted(enumerate(index.date_texts), key=lambda e: (e[1][2], -e[0]))
+    return [item for _, item in ranked]
+
+
+def _before(text: str, tag: Tag) -> str:
+    """The text a date follows: its own string and its element's preceding label."""
+    prev = tag.previous_sibling
+    label = prev.get_text(" ") if isinstance(prev, Tag) else str(prev or "")
+    return f"{label[-40:]} {text}".lower()
+
+
+def seen_dates(index: PageIndex, now: str | None) -> tuple[str | None, str | None]:
+    """(published, updated) from the dates a reader sees: the first date in a date-like
+    container or in the story's head, skipping other things' dates; relative phrases
+    count back from now."""
+    published = updated = near = relative = None
+    lang = index.lang
+    for text, tag, order in _candidates(index):
+        other, hinted = context_of(tag)
+        if other:
+            continue
+        head = index.h1_at >= 0 and -_NEAR_H1_BEFORE <= order - index.h1_at <= _NEAR_H1_AFTER
+        if not (hinted or head):
+            continue
+        found = text_date(text, lang)
+        label = _before(text, tag)
+        if found is None:
+            if relative is None and hinted:
+                relative = relative_date(text, now)
+            continue
+        if _UPDATED.search(label):
+            updated = updated or found
+            continue
+        if _NOT_PUBLISHED.search(label):
+            continue
+        if hinted and published is None:
+            published = found
+        elif near is None:
+            near = found
+        if published and updated:
+            break
+    return published or near or relative, updated
+
+
+def _time_element(index: PageIndex, want: str) -> str | None:
+    """<time datetime> of the story: one marked with want ("publish"/"modif"), else the
+    first outside other things' containers."""
+    first = None
+    for (when, hints), tag in zip(index.times, index.time_tags, strict=False):
+        if context_of(tag)[0] or not parse_date(when):
+            continue
+        if want in hints.lower() or (want == "publish" and "pubdate" in tag.attrs):
             return when
-    return index.times[0][0] if index.times else None
+        if first is None and want == "publish" and "updat" not in hints.lower():
+            first = when
+    return first
 
 
-def published_of(index: PageIndex, meta: Meta, url: str, entry: FeedEntry | None) -> str | None:
-    """The publication date, from the first source that gives a readable one."""
-    sources = (
-        text_value(meta.ld.get("datePublished")),
-        meta.meta(*PUBLISHED_META[:2]),
-        _time_element(index),
-        meta.meta(*PUBLISHED_META[2:]),
-        text_value(meta.ld.get("dateCreated")),
-    )
-    for raw in sources:
-        parsed = parse_date(raw)
-        if parsed:
-            return parsed
-    from_url, from_feed = date_in_url(url), parse_date(entry.published if entry else None)
-    if from_url and from_feed and from_url[:10] == from_feed[:10]:
-        return from_feed  # the same day, and the feed knows the time too
-    return from_url or from_feed
+def _prop_date(index: PageIndex, props: tuple[str, ...], classes: str) -> str | None:
+    """itemprop date elements (content, datetime or text) and hAtom <abbr title>."""
+    for prop, tag in index.date_props:
+        attrs = tag.attrs
+        if prop in props or (not prop and classes in (attrs.get("class") or "")):
+            raw = attrs.get("content") or attrs.get("datetime") or attrs.get("title")
+            found = parse_date(raw) or text_date(raw or tag.get_text(" "), index.lang)
+            if found and not context_of(tag)[0]:
+                return found
+    return None
 
 
-def updated_of(meta: Meta, entry: FeedEntry | None) -> str | None:
-    """The modification date: JSON-LD dateModified, modified-time metas, the feed's."""
+def dates_of(
+    index: PageIndex, meta: Meta, url: str, entry: FeedEntry | None, now: str | None = None
+) -> tuple[str | None, str | None]:
+    """(published_at, updated_at) of a walked page. now (the fetch time) anchors relative
+    dates; the feed entry is the last fallback of both."""
+    seen: tuple[str | None, str | None] | None = None
+
+    def seen_pair() -> tuple[str | None, str | None]:
+        nonlocal seen
+        if seen is None:
+            seen = seen_dates(index, now)
+        return seen
+
+    return _published(index, meta, url, entry, seen_pair), _updated(index, meta, entry, seen_pair)
+
+
+def _published(index: PageIndex, meta: Meta, url: str, entry: FeedEntry | None, seen_pair):
+    """Structured data, then what readers see, then the URL, then the feed."""
     for raw in (
-        text_value(meta.ld.get("dateModified")),
-        meta.meta(*MODIFIED_META),
-        entry.updated if entry else None,
+        text_value(meta.ld.get("datePublished")),
+        meta.meta(*PUBLISHED_META[:STRONG_META]),
+        _prop_date(index, ("datepublished",), "published"),
+        _time_element(index, "publish"),
+        meta.meta(*PUBLISHED_META[STRONG_META:]),
+        text_value(meta.ld.get("dateCreated")),
     ):
         parsed = parse_date(raw)
         if parsed:
             return parsed
-    return None
+    seen = seen_pair()[0]
+    from_url, from_feed = date_in_url(url), parse_date(entry.published if entry else None)
+    if from_feed and (seen or from_url or from_feed)[:10] == from_feed[:10]:
+        return from_feed  # the same day, and the feed knows the time too
+    return seen or from_url or from_feed
+
+
+def _updated(index: PageIndex, meta: Meta, entry: FeedEntry | None, seen_pair) -> str | None:
+    """JSON-LD dateModified, modified-time metas, itemprop and <time> marked modified, an
+    "updated" line readers see, the feed's."""
+    for raw in (
+        text_value(meta.ld.get("dateModified")),
+        meta.meta(*MODIFIED_META),
+        _prop_date(index, ("datemodified", "dateupdated"), "updated"),
+        _time_element(index, "modif"),
+    ):
+        parsed = parse_date(raw)
+        if parsed:
+            return parsed
+    return seen_pair()[1] or parse_date(entry.updated if entry else None)
+
+
+def published_of(
+    index: PageIndex, meta: Meta, url: str, entry: FeedEntry | None, now: str | None = None
+) -> str | None:
+    """The publication date (see dates_of)."""
+    return dates_of(index, meta, url, entry, now)[0]
+
+
+def updated_of(
+    meta: Meta, entry: FeedEntry | None, index: PageIndex | None = None, now: str | None = None
+) -> str | None:
+    """The modification date (see dates_of); without an index, metadata and feed only."""
+    if index is None:
+        for raw in (text_value(meta.ld.get("dateModified")), meta.meta(*MODIFIED_META)):
+            if parse_date(raw):
+                return parse_date(raw)
+        return parse_date(entry.updated if entry else None)
+    return dates_of(index, meta, "", entry, now)[1]
