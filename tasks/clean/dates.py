@@ -31,7 +31,6 @@ from tasks.models import FeedEntry
 PUBLISHED_META = (
     "article:published_time",
     "og:published_time",
-    "og:article:published_time",
     "article:published",
     "datepublished",
     "published_time",
@@ -45,6 +44,7 @@ PUBLISHED_META = (
     "pub_date",
     "sailthru.date",
     "parsely-pub-date",
+    "og:article:published_time",
     "dc.date.issued",
     "dcterms.issued",
     "dc.date.created",
@@ -160,14 +160,17 @@ _DATE_HINT = re.compile(
 _NOT_STORY = re.compile(
     r"(?:^|[\s_-])(comments?|commentlist|related|teasers?|recommend\w*|popular|trending|"
     r"sidebar|widgets?|more|latest|similar|others?|weitere|also|reply|replies|respond|reviews?|"
-    r"footer|archives?|calendar|events?|kommentare?|commentaires?|comentarios?|next|prev|"
-    r"previous|newsticker|ticker|aside|banner|promo|teaser\w*|sidebar\w*)(?:$|[\s_-])"
+    r"footer|archives?|calendar|kommentare?|commentaires?|comentarios?|next|prev|"
+    r"previous|newsticker|ticker|aside|banner|promo|teaser\w*|sidebar\w*|secondary)(?:$|[\s_-])"
 )
 # Tags whose dates are other things' (a page footer, a sidebar, a list of links), unless
 # the element or one below it is named as a date or byline.
 _NOT_STORY_TAGS = frozenset({"footer", "nav", "aside", "figure", "figcaption", "li", "dt"})
 _NEAR_H1_BEFORE, _NEAR_H1_AFTER = 40, 80  # elements around the first <h1>: the story's head
 _CONTEXT_DEPTH = 14
+_FIRST_TIMES = 3  # <time> elements of the story's head; later ones are teasers' and replies'
+# An unnamed element near the <h1> is a byline when its date comes first and it is short.
+_NEAR_LEAD, _NEAR_MAX = 16, 90
 
 
 def date_in_url(url: str) -> str | None:
@@ -200,7 +203,12 @@ def _month_first(lang: str | None) -> bool:
 
 def text_date(text: str, lang: str | None = None) -> str | None:
     """The first absolute date in a short text as readers write it, or None."""
-    low = " ".join(text.lower().split())
+    found = _first_date(" ".join(text.lower().split()), lang)
+    return found[1] if found else None
+
+
+def _first_date(low: str, lang: str | None) -> tuple[int, str] | None:
+    """(position, ISO date) of the first absolute date in a normalized text."""
     best: tuple[int, str] | None = None
     for regex, order, named in _PATTERNS:
         for match in regex.finditer(low):
@@ -209,7 +217,7 @@ def text_date(text: str, lang: str | None = None) -> str | None:
                 best = (match.start(), found)
             if found:
                 break
-    return best[1] if best else None
+    return best
 
 
 def _from_match(match: re.Match, order: str, named: bool, lang, rest: str) -> str | None:
@@ -266,18 +274,31 @@ def _names(tag: Tag) -> str:
     return f"{attrs.get('class') or ''} {attrs.get('id') or ''} {attrs.get('itemprop') or ''}"
 
 
-def context_of(tag: Tag) -> tuple[bool, bool]:
+def story_of(index: PageIndex) -> frozenset[int]:
+    """The elements holding the page's first <h1>: whatever their names, they hold the story."""
+    tag = index.h1_tag
+    return frozenset(id(a) for a in tag.parents) if tag is not None else frozenset()
+
+
+def context_of(tag: Tag, story: frozenset[int] = frozenset()) -> tuple[bool, bool]:
     """(inside a container of something else than the story, inside a date-like container
-    within a few levels): a climb from tag to its ancestors, never a search."""
+    within a few levels): a climb from tag to its ancestors, never a search. story: the
+    ids of the headline's ancestors (story_of)."""
     hinted, depth = False, 0
     node: Tag | None = tag
     while node is not None and depth < _CONTEXT_DEPTH:
         if node.name in ("body", "html", "[document]"):
             break
+        if id(node) in story:
+            return False, hinted  # reached the headline's container
+        if node.name == "a" and not hinted:
+            return True, hinted  # a link's date is the linked page's
         names = _names(node).lower()
         named = len(names) > 2
         if named and _NOT_STORY.search(names):
             return True, hinted
+        if node.name in ("article", "main"):
+            return False, hinted  # the story's container: what is around it does not matter
         if named and depth < 4 and _DATE_HINT.search(names):
             hinted = True
         if node.name in _NOT_STORY_TAGS and not hinted:
@@ -305,15 +326,17 @@ def seen_dates(index: PageIndex, now: str | None) -> tuple[str | None, str | Non
     container or in the story's head, skipping other things' dates; relative phrases
     count back from now."""
     published = updated = near = relative = None
-    lang = index.lang
+    lang, story = index.lang, story_of(index)
     for text, tag, order in _candidates(index):
-        other, hinted = context_of(tag)
+        other, hinted = context_of(tag, story)
         if other:
             continue
         head = index.h1_at >= 0 and -_NEAR_H1_BEFORE <= order - index.h1_at <= _NEAR_H1_AFTER
         if not (hinted or head):
             continue
-        found = text_date(text, lang)
+        low = " ".join(text.lower().split())
+        first = _first_date(low, lang)
+        found = first[1] if first else None
         label = _before(text, tag)
         if found is None:
             if relative is None and hinted:
@@ -326,7 +349,7 @@ def seen_dates(index: PageIndex, now: str | None) -> tuple[str | None, str | Non
             continue
         if hinted and published is None:
             published = found
-        elif near is None:
+        elif near is None and first and first[0] <= _NEAR_LEAD and len(low) <= _NEAR_MAX:
             near = found
         if published and updated:
             break
@@ -334,15 +357,17 @@ def seen_dates(index: PageIndex, now: str | None) -> tuple[str | None, str | Non
 
 
 def _time_element(index: PageIndex, want: str) -> str | None:
-    """<time datetime> of the story: one marked with want ("publish"/"modif"), else the
-    first outside other things' containers."""
-    first = None
+    """<time datetime> of the story: among the first few outside other things' containers,
+    one marked with want ("publish"/"modif"), else (for "publish") the first unmarked one."""
+    first, seen, story = None, 0, story_of(index)
     for (when, hints), tag in zip(index.times, index.time_tags, strict=False):
-        if context_of(tag)[0] or not parse_date(when):
+        if seen >= _FIRST_TIMES or context_of(tag, story)[0] or not parse_date(when):
             continue
-        if want in hints.lower() or (want == "publish" and "pubdate" in tag.attrs):
+        seen += 1
+        hints = hints.lower()
+        if want in hints or (want == "publish" and "pubdate" in tag.attrs):
             return when
-        if first is None and want == "publish" and "updat" not in hints.lower():
+        if first is None and want == "publish" and not _UPDATED.search(hints):
             first = when
     return first
 
@@ -354,7 +379,7 @@ def _prop_date(index: PageIndex, props: tuple[str, ...], classes: str) -> str | 
         if prop in props or (not prop and classes in (attrs.get("class") or "")):
             raw = attrs.get("content") or attrs.get("datetime") or attrs.get("title")
             found = parse_date(raw) or text_date(raw or tag.get_text(" "), index.lang)
-            if found and not context_of(tag)[0]:
+            if found and not context_of(tag, story_of(index))[0]:
                 return found
     return None
 

@@ -137,6 +137,7 @@ class PageIndex:
     date_texts: list[tuple[str, Tag, int]] = field(default_factory=list)
     date_props: list[tuple[str, Tag]] = field(default_factory=list)
     h1_at: int = -1
+    h1_tag: Tag | None = None
 
     def node(self, tag: Tag) -> Node | None:
         return self.nodes.get(id(tag))
@@ -284,7 +285,7 @@ def walk(soup: BeautifulSoup) -> PageIndex:
         node = nodes[id(tag)]
         entered += 1
         if tag.name == "h1" and index.h1_at < 0:
-            index.h1_at = entered
+            index.h1_at, index.h1_tag = entered, tag
         stack.append((tag, parent, True))
         for child in reversed(tag.contents):
             if type(child) is NavigableString:
