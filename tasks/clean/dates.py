@@ -105,6 +105,7 @@ _PATTERNS = (
         True,
     ),
     (re.compile(r"\b" + _WORD + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+" + _YEAR), "mdy", True),
+    (re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(\d\d)(?![\d.])"), "dmy", False),
 )
 _UNITS = {
     "minute": 60,
@@ -147,6 +148,11 @@ _NOT_PUBLISHED = re.compile(
     r"bijgewerkt|atualizad|stand\b|zuletzt|last|letzte|©|copyright|\(c\)|print|druck|"
     r"abgerufen|accessed|retrieved|consultado|consulté|geboren|born|\bbis\b|\buntil\b"
 )
+# Words before a date that say it is the publication date.
+_PUBLISHED = re.compile(
+    r"publi|veröffentlicht|erschienen|posted|gepost|gepubliceerd|geplaatst|pubblicato|"
+    r"publicado|datum|fecha|date\b|written|geschrieben|verfasst"
+)
 _UPDATED = re.compile(
     r"updat|aktualisiert|geändert|modifi|mis à jour|mise à jour|actualiz|aggiorn|bijgewerkt|"
     r"atualizad"
@@ -156,19 +162,23 @@ _DATE_HINT = re.compile(
     r"date|time|publi|posted|byline|meta|submitted|dateline|subline|datum|fecha|data|release|"
     r"stamp|info|author|header|kicker|zeit"
 )
-# Class/id names (whole words) of containers whose dates belong to other things than the story.
+# Class/id names (whole words) of containers whose dates belong to other things than the
+# story: always (comments, teasers), or unless named as a date or byline below (a footer or
+# widget holds a story's byline as often as a sidebar's list).
 _NOT_STORY = re.compile(
     r"(?:^|[\s_-])(comments?|commentlist|related|teasers?|recommend\w*|popular|trending|"
-    r"sidebar|widgets?|more|latest|similar|others?|weitere|also|reply|replies|respond|reviews?|"
-    r"footer|archives?|calendar|kommentare?|commentaires?|comentarios?|next|prev|"
-    r"previous|newsticker|ticker|aside|banner|promo|teaser\w*|sidebar\w*|secondary)(?:$|[\s_-])"
+    r"sidebar|latest|similar|weitere|reply|replies|respond|reviews?|archives?|calendar|"
+    r"kommentare?|commentaires?|comentarios?|newsticker|ticker|aside|promo|teaser\w*|"
+    r"sidebar\w*|secondary)(?:$|[\s_-])"
+)
+_WEAK_NOT_STORY = re.compile(
+    r"(?:^|[\s_-])(footer|widgets?|more|others?|also|next|prev|previous|banner)(?:$|[\s_-])"
 )
 # Tags whose dates are other things' (a page footer, a sidebar, a list of links), unless
 # the element or one below it is named as a date or byline.
 _NOT_STORY_TAGS = frozenset({"footer", "nav", "aside", "figure", "figcaption", "li", "dt"})
 _NEAR_H1_BEFORE, _NEAR_H1_AFTER = 40, 80  # elements around the first <h1>: the story's head
 _CONTEXT_DEPTH = 14
-_FIRST_TIMES = 3  # <time> elements of the story's head; later ones are teasers' and replies'
 # An unnamed element near the <h1> is a byline when its date comes first and it is short.
 _NEAR_LEAD, _NEAR_MAX = 16, 90
 
@@ -234,7 +244,8 @@ def _from_match(match: re.Match, order: str, named: bool, lang, rest: str) -> st
     elif order == "dmy":
         day, month, year = groups
         month = MONTHS.get(month.rstrip(".")) if named else int(month)
-        day = int(day)
+        day, year = int(day), int(year)
+        year += 2000 if year < 100 else 0  # 31.10.23
     else:
         month, day, year = groups
         month, day = MONTHS.get(month.rstrip(".")), int(day)
@@ -284,27 +295,27 @@ def context_of(tag: Tag, story: frozenset[int] = frozenset()) -> tuple[bool, boo
     """(inside a container of something else than the story, inside a date-like container
     within a few levels): a climb from tag to its ancestors, never a search. story: the
     ids of the headline's ancestors (story_of)."""
-    hinted, depth = False, 0
+    hinted = suspect = False
+    depth = 0
     node: Tag | None = tag
     while node is not None and depth < _CONTEXT_DEPTH:
         if node.name in ("body", "html", "[document]"):
             break
         if id(node) in story:
-            return False, hinted  # reached the headline's container
+            break  # reached the headline's container
         if node.name == "a" and not hinted:
             return True, hinted  # a link's date is the linked page's
         names = _names(node).lower()
         named = len(names) > 2
         if named and _NOT_STORY.search(names):
             return True, hinted
-        if node.name in ("article", "main"):
-            return False, hinted  # the story's container: what is around it does not matter
         if named and depth < 4 and _DATE_HINT.search(names):
             hinted = True
-        if node.name in _NOT_STORY_TAGS and not hinted:
+        if named and not hinted and _WEAK_NOT_STORY.search(names):
             return True, hinted
+        suspect = suspect or node.name in _NOT_STORY_TAGS
         node, depth = node.parent, depth + 1
-    return False, hinted
+    return suspect and not hinted, hinted
 
 
 def _candidates(index: PageIndex) -> list[tuple[str, Tag, int]]:
@@ -314,11 +325,12 @@ def _candidates(index: PageIndex) -> list[tuple[str, Tag, int]]:
     return [item for _, item in ranked]
 
 
-def _before(text: str, tag: Tag) -> str:
-    """The text a date follows: its own string and its element's preceding label."""
+def _before(low: str, pos: int, tag: Tag) -> str:
+    """The words a date follows: its string up to the date, after its element's preceding
+    sibling ("Aktualisiert:", "Published", "©")."""
     prev = tag.previous_sibling
     label = prev.get_text(" ") if isinstance(prev, Tag) else str(prev or "")
-    return f"{label[-40:]} {text}".lower()
+    return f"{label[-40:].lower()} {low[:pos]}"[-60:]
 
 
 def seen_dates(index: PageIndex, now: str | None) -> tuple[str | None, str | None]:
@@ -332,15 +344,15 @@ def seen_dates(index: PageIndex, now: str | None) -> tuple[str | None, str | Non
         if other:
             continue
         head = index.h1_at >= 0 and -_NEAR_H1_BEFORE <= order - index.h1_at <= _NEAR_H1_AFTER
-        if not (hinted or head):
-            continue
         low = " ".join(text.lower().split())
         first = _first_date(low, lang)
-        found = first[1] if first else None
-        label = _before(text, tag)
-        if found is None:
+        if first is None:
             if relative is None and hinted:
                 relative = relative_date(text, now)
+            continue
+        found, label = first[1], _before(low, first[0], tag)
+        hinted = hinted or _PUBLISHED.search(label) is not None
+        if not (hinted or head):
             continue
         if _UPDATED.search(label):
             updated = updated or found
@@ -357,19 +369,16 @@ def seen_dates(index: PageIndex, now: str | None) -> tuple[str | None, str | Non
 
 
 def _time_element(index: PageIndex, want: str) -> str | None:
-    """<time datetime> of the story: among the first few outside other things' containers,
-    one marked with want ("publish"/"modif"), else (for "publish") the first unmarked one."""
-    first, seen, story = None, 0, story_of(index)
+    """The first <time datetime> of the story (outside other things' containers): for
+    "publish" one not marked as updated, for "modif" one marked as modified or updated."""
+    story = story_of(index)
     for (when, hints), tag in zip(index.times, index.time_tags, strict=False):
-        if seen >= _FIRST_TIMES or context_of(tag, story)[0] or not parse_date(when):
-            continue
-        seen += 1
         hints = hints.lower()
-        if want in hints or (want == "publish" and "pubdate" in tag.attrs):
-            return when
-        if first is None and want == "publish" and not _UPDATED.search(hints):
-            first = when
-    return first
+        updated = _UPDATED.search(hints) is not None
+        if updated != (want == "modif") or not parse_date(when) or context_of(tag, story)[0]:
+            continue
+        return when
+    return None
 
 
 def _prop_date(index: PageIndex, props: tuple[str, ...], classes: str) -> str | None:
