@@ -16,6 +16,7 @@ functions; never raises.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bs4 import Tag
@@ -67,6 +68,8 @@ MODIFIED_META = (
 )
 _URL_DATE = re.compile(
     r"/((?:19|20)\d{2})[/\-_]?(0[1-9]|1[0-2])[/\-_]?(0[1-9]|[12]\d|3[01])(?:/|$|[-_.])"
+    r"|/((?:19|20)\d{2})/([1-9])/(0?[1-9]|[12]\d|3[01])/"
+    r"|/((?:19|20)\d{2})/(0?[1-9]|1[0-2])/([1-9])/"
 )
 _URL_DMY = re.compile(r"[/~_-](0[1-9]|[12]\d|3[01])-(0[1-9]|1[0-2])-((?:19|20)\d{2})(?=[-_/.]|$)")
 _URL_MONTH = re.compile(r"/((?:19|20)\d{2})/(0?[1-9]|1[0-2])/")
@@ -178,6 +181,7 @@ _WEAK_NOT_STORY = re.compile(
 # the element or one below it is named as a date or byline.
 _NOT_STORY_TAGS = frozenset({"footer", "nav", "aside", "figure", "figcaption", "li", "dt"})
 _NEAR_H1_BEFORE, _NEAR_H1_AFTER = 40, 80  # elements around the first <h1>: the story's head
+_BYLINE_BEFORE, _BYLINE_AFTER = 150, 700  # a named date further away is an event's, a teaser's
 _CONTEXT_DEPTH = 14
 # An unnamed element near the <h1> is a byline when its date comes first and it is short.
 _NEAR_LEAD, _NEAR_MAX = 16, 90
@@ -188,7 +192,7 @@ def date_in_url(url: str) -> str | None:
     path = url.split("?", 1)[0]
     match = _URL_DATE.search(path)
     if match:
-        return _iso(*map(int, match.groups()))
+        return _iso(*(int(g) for g in match.groups() if g))
     match = _URL_DMY.search(path)
     if match:
         day, month, year = map(int, match.groups())
@@ -333,39 +337,56 @@ def _before(low: str, pos: int, tag: Tag) -> str:
     return f"{label[-40:].lower()} {low[:pos]}"[-60:]
 
 
-def seen_dates(index: PageIndex, now: str | None) -> tuple[str | None, str | None]:
-    """(published, updated) from the dates a reader sees: the first date in a date-like
-    container or in the story's head, skipping other things' dates; relative phrases
-    count back from now."""
-    published = updated = near = relative = None
-    lang, story = index.lang, story_of(index)
+@dataclass(slots=True)
+class Seen:
+    """The dates a reader sees, by how sure they are to be the story's publication date."""
+
+    byline: str | None = None  # in a date-like container or after a "published" label
+    near: str | None = None  # a short line that starts with a date, next to the headline
+    far: str | None = None  # in a date-like container far from the headline
+    relative: str | None = None  # "vor 3 Stunden", counted back from the fetch time
+    updated: str | None = None  # after an "updated" label
+
+
+def seen_dates(index: PageIndex, now: str | None) -> Seen:
+    """The dates a reader sees, skipping other things' dates (comments, teasers, links,
+    sidebars) and the words that mark a date as not the publication's."""
+    seen = Seen()
+    lang, story, h1_at = index.lang, story_of(index), index.h1_at
     for text, tag, order in _candidates(index):
         other, hinted = context_of(tag, story)
         if other:
             continue
-        head = index.h1_at >= 0 and -_NEAR_H1_BEFORE <= order - index.h1_at <= _NEAR_H1_AFTER
         low = " ".join(text.lower().split())
         first = _first_date(low, lang)
         if first is None:
-            if relative is None and hinted:
-                relative = relative_date(text, now)
+            if seen.relative is None and hinted:
+                seen.relative = relative_date(low, now)
             continue
         found, label = first[1], _before(low, first[0], tag)
-        hinted = hinted or _PUBLISHED.search(label) is not None
-        if not (hinted or head):
-            continue
         if _UPDATED.search(label):
-            updated = updated or found
-            continue
-        if _NOT_PUBLISHED.search(label):
-            continue
-        if hinted and published is None:
-            published = found
-        elif near is None and first and first[0] <= _NEAR_LEAD and len(low) <= _NEAR_MAX:
-            near = found
-        if published and updated:
+            seen.updated = seen.updated or found
+        elif not _NOT_PUBLISHED.search(label):
+            _rank(seen, found, hinted or _PUBLISHED.search(label) is not None, order - h1_at, h1_at)
+            _rank_near(seen, found, first[0], low, order - h1_at, h1_at)
+        if seen.byline and seen.updated:
             break
-    return published or near or relative, updated
+    return seen
+
+
+def _rank(seen: Seen, found: str, hinted: bool, offset: int, h1_at: int) -> None:
+    if not hinted:
+        return
+    if h1_at < 0 or -_BYLINE_BEFORE <= offset <= _BYLINE_AFTER:
+        seen.byline = seen.byline or found
+    else:
+        seen.far = seen.far or found
+
+
+def _rank_near(seen: Seen, found: str, pos: int, low: str, offset: int, h1_at: int) -> None:
+    head = h1_at >= 0 and -_NEAR_H1_BEFORE <= offset <= _NEAR_H1_AFTER
+    if head and seen.near is None and pos <= _NEAR_LEAD and len(low) <= _NEAR_MAX:
+        seen.near = found
 
 
 def _time_element(index: PageIndex, want: str) -> str | None:
@@ -398,38 +419,45 @@ def dates_of(
 ) -> tuple[str | None, str | None]:
     """(published_at, updated_at) of a walked page. now (the fetch time) anchors relative
     dates; the feed entry is the last fallback of both."""
-    seen: tuple[str | None, str | None] | None = None
-
-    def seen_pair() -> tuple[str | None, str | None]:
-        nonlocal seen
-        if seen is None:
-            seen = seen_dates(index, now)
-        return seen
-
-    return _published(index, meta, url, entry, seen_pair), _updated(index, meta, entry, seen_pair)
+    seen = seen_dates(index, now)
+    return _published(index, meta, url, entry, seen), _updated(index, meta, entry, seen)
 
 
-def _published(index: PageIndex, meta: Meta, url: str, entry: FeedEntry | None, seen_pair):
-    """Structured data, then what readers see, then the URL, then the feed."""
+def _published(index: PageIndex, meta: Meta, url: str, entry: FeedEntry | None, seen: Seen):
+    """Structured data, a byline, the weaker metas, a date line by the headline, the URL,
+    the rest of what readers see, then the feed."""
+    from_url = date_in_url(url)
     for raw in (
         text_value(meta.ld.get("datePublished")),
         meta.meta(*PUBLISHED_META[:STRONG_META]),
         _prop_date(index, ("datepublished",), "published"),
         _time_element(index, "publish"),
+        seen.byline,
         meta.meta(*PUBLISHED_META[STRONG_META:]),
         text_value(meta.ld.get("dateCreated")),
+        seen.near,
     ):
         parsed = parse_date(raw)
         if parsed:
-            return parsed
-    seen = seen_pair()[0]
-    from_url, from_feed = date_in_url(url), parse_date(entry.published if entry else None)
-    if from_feed and (seen or from_url or from_feed)[:10] == from_feed[:10]:
+            return _url_day(parsed, from_url)
+    from_feed = parse_date(entry.published if entry else None)
+    found = from_url or seen.far or seen.relative
+    if from_feed and (found or from_feed)[:10] == from_feed[:10]:
         return from_feed  # the same day, and the feed knows the time too
-    return seen or from_url or from_feed
+    return found or from_feed
 
 
-def _updated(index: PageIndex, meta: Meta, entry: FeedEntry | None, seen_pair) -> str | None:
+def _url_day(found: str, from_url: str | None) -> str:
+    """found, unless the URL path carries another day that is its first publication: the
+    publisher's own calendar day when found is a day off (a UTC time of a page written in
+    another time zone), or an earlier day when found is later (a re-publication)."""
+    if from_url is None or from_url[:10] == found[:10]:
+        return found
+    gap = (datetime.fromisoformat(found[:10]) - datetime.fromisoformat(from_url[:10])).days
+    return from_url if gap >= -1 else found
+
+
+def _updated(index: PageIndex, meta: Meta, entry: FeedEntry | None, seen: Seen) -> str | None:
     """JSON-LD dateModified, modified-time metas, itemprop and <time> marked modified, an
     "updated" line readers see, the feed's."""
     for raw in (
@@ -441,7 +469,7 @@ def _updated(index: PageIndex, meta: Meta, entry: FeedEntry | None, seen_pair) -
         parsed = parse_date(raw)
         if parsed:
             return parsed
-    return seen_pair()[1] or parse_date(entry.updated if entry else None)
+    return seen.updated or parse_date(entry.updated if entry else None)
 
 
 def published_of(
