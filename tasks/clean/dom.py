@@ -87,11 +87,8 @@ STORY_MIN = 150  # paragraph characters of a story outside a listing that prunes
 # Short strings that may hold a date (a year, d.m., d/m, or a relative phrase), kept for
 # tasks.clean.dates so that it never searches the tree again.
 DATE_TEXT_MAX = 160
-_DATEISH = re.compile(
-    r"(?:19|20)\d\d|\d\.\s?\d|\d/\d|\b(?:ago|vor|hace|il y a|fa|há|geleden|yesterday|gestern|"
-    r"hier|ayer|ieri|ontem|gisteren)\b",
-    re.IGNORECASE,
-)
+_DIGIT = re.compile(r"\d")  # the cheap test first: most strings have no digit
+_DATEISH = re.compile(r"(?:19|20)\d\d|\d[./]\s?\d|\b(?:ago|vor|hace|il y a|fa|há|geleden)\b")
 DATE_PROPS = frozenset({"datepublished", "datecreated", "datemodified", "dateupdated"})
 
 
@@ -294,7 +291,7 @@ def walk(soup: BeautifulSoup) -> PageIndex:
                     node.text += length
                     node.own += length
                     node.commas += sum(child.count(c) for c in COMMA_CHARS)
-                    if length <= DATE_TEXT_MAX and _DATEISH.search(child):
+                    if length <= DATE_TEXT_MAX and _DIGIT.search(child) and _DATEISH.search(child):
                         index.date_texts.append((str(child), tag, entered))
             elif isinstance(child, Tag):
                 name = child.name
