@@ -93,7 +93,7 @@ _MONTH_NAMES = {
 MONTHS = {name: num for num, names in _MONTH_NAMES.items() for name in names.split()}
 _WORD = r"([a-zäéûçô]{3,10})\.?"
 _YEAR = r"((?:19|20)\d\d)(?!\d)"
-_TIME = re.compile(r"^[\s,|/-]*(?:um|à|at|a las|alle|om|às|kl\.?)?\s*(\d{1,2})[:h.](\d\d)(?!\d)")
+_TIME = re.compile(r"^[\s,.|/-]*(?:um|à|at|a las|alle|om|às|kl\.?)?\s*(\d{1,2})[:h.](\d\d)(?!\d)")
 # Each: (regex, order of the groups as day/month/year, whether the month is a name).
 _PATTERNS = (
     (re.compile(r"(?<![\d.])((?:19|20)\d\d)[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)"), "ymd", False),
