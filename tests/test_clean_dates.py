@@ -66,6 +66,7 @@ def test_byline_dates_in_several_languages(top, lang, day):
         ("il y a 1 jour", "fr", "2021-10-08"),
         ("2 giorni fa", "it", "2021-10-07"),
         ("3 dagen geleden", "nl", "2021-10-06"),
+        ("gestern, 14:30 Uhr", "de", "2021-10-08"),
     ],
 )
 def test_relative_dates_count_back_from_the_fetch_time(phrase, lang, day):

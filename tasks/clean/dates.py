@@ -72,7 +72,6 @@ _URL_DATE = re.compile(
     r"|/((?:19|20)\d{2})/(0?[1-9]|1[0-2])/([1-9])/"
 )
 _URL_DMY = re.compile(r"[/~_-](0[1-9]|[12]\d|3[01])-(0[1-9]|1[0-2])-((?:19|20)\d{2})(?=[-_/.]|$)")
-_URL_MONTH = re.compile(r"/((?:19|20)\d{2})/(0?[1-9]|1[0-2])/")
 
 # Month names (and their usual abbreviations) of en, de, fr, es, it, pt, nl.
 _MONTH_NAMES = {
@@ -81,7 +80,7 @@ _MONTH_NAMES = {
     "februari",
     3: "march mar märz maerz mrz mars marzo março marco maart mrt",
     4: "april apr avril avr abril abr aprile",
-    5: "may mai mayo may maggio mag maio mei",
+    5: "may mai mayo maggio mag maio mei",
     6: "june jun juni juin junio giugno giu junho",
     7: "july jul juli juillet juil julio luglio lug julho",
     8: "august aug août aout agosto ago augustus",
@@ -115,8 +114,6 @@ _UNITS = {
     "hour": 3600,
     "day": 86400,
     "week": 7 * 86400,
-    "minuten": 60,
-    "minute ": 60,
     "stunde": 3600,
     "tag": 86400,
     "woche": 7 * 86400,
@@ -135,10 +132,12 @@ _UNITS = {
     "uur": 3600,
     "dag": 86400,
     "wek": 7 * 86400,
-    "week ": 7 * 86400,
 }
 _NUM = r"(\d{1,2}|an?|one|ein(?:em|er)?|un[ae]?|uno|um[a]?|een)"
-_UNIT = r"(minute|hour|day|week|stunde|tag|woche|minuto|hora|día|dia|semana|heure|jour|semaine|ora|ore|giorn|settiman|minuten|uur|dag|wek)"
+_UNIT = (
+    r"(minute|hour|day|week|stunde|tag|woche|minuto|hora|día|dia|semana|heure|jour|semaine|"
+    r"ora|ore|giorn|settiman|uur|dag|wek)"
+)
 _RELATIVE = (
     re.compile(_NUM + r"\s+" + _UNIT + r"[a-z]*\s+(?:ago|fa|geleden)\b"),
     re.compile(r"\b(?:vor|hace|il y a|há)\s+" + _NUM + r"\s+" + _UNIT),
@@ -423,7 +422,9 @@ def dates_of(
     return _published(index, meta, url, entry, seen), _updated(index, meta, entry, seen)
 
 
-def _published(index: PageIndex, meta: Meta, url: str, entry: FeedEntry | None, seen: Seen):
+def _published(
+    index: PageIndex, meta: Meta, url: str, entry: FeedEntry | None, seen: Seen
+) -> str | None:
     """Structured data, a byline, the weaker metas, a date line by the headline, the URL,
     the rest of what readers see, then the feed."""
     from_url = date_in_url(url)

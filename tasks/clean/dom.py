@@ -88,7 +88,10 @@ STORY_MIN = 150  # paragraph characters of a story outside a listing that prunes
 # tasks.clean.dates so that it never searches the tree again.
 DATE_TEXT_MAX = 160
 _DIGIT = re.compile(r"\d")  # the cheap test first: most strings have no digit
-_DATEISH = re.compile(r"(?:19|20)\d\d|\d[./]\s?\d|\b(?:ago|vor|hace|il y a|fa|há|geleden)\b")
+_DATEISH = re.compile(
+    r"(?:19|20)\d\d|\d[./]\s?\d|\b(?:ago|vor|hace|il y a|fa|há|geleden|yesterday|gestern|hier|"
+    r"ayer|ieri|ontem|gisteren)\b"
+)
 DATE_PROPS = frozenset({"datepublished", "datecreated", "datemodified", "dateupdated"})
 
 
