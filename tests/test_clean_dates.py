@@ -4,10 +4,14 @@ are never the story's (related stories, comments, copyright lines, "last updated
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tasks.clean import clean_html
-from tasks.clean.dates import date_in_url, relative_date, text_date
+from tasks.clean.dates import date_in_url, dates_of, relative_date, text_date
+from tasks.clean.dom import DATE_TEXTS_MAX, parse, walk
+from tasks.clean.meta import read_meta
 from tasks.formats import parse_date
 
 URL = "https://news.example.org/politics/story-about-things"
@@ -239,3 +243,14 @@ def test_text_dates(text, lang, expected):
 def test_bad_input_gives_no_date_and_no_error():
     html = page(top='<span class="date">99.99.9999</span><time datetime="garbage">x</time>')
     assert dates(html) == (None, None)
+
+
+def test_a_page_of_many_dates_is_bounded():
+    rows = "".join(f"<tr><td>{d % 28 + 1}.03.2020</td><td>row</td></tr>" for d in range(20_000))
+    html = page(top='<span class="date">6 October 2021</span>', after=f"<table>{rows}</table>")
+    index = walk(parse(html))
+    assert len(index.date_texts) == DATE_TEXTS_MAX  # the walk keeps the first ones only
+    start = time.process_time()
+    published, _ = dates_of(index, read_meta(index), URL, None, FETCHED)
+    assert published.startswith("2021-10-06")
+    assert time.process_time() - start < 0.5  # CPU seconds; a few ms unloaded

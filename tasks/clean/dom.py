@@ -87,6 +87,7 @@ STORY_MIN = 150  # paragraph characters of a story outside a listing that prunes
 # Short strings that may hold a date (a year, d.m., d/m, or a relative phrase), kept for
 # tasks.clean.dates so that it never searches the tree again.
 DATE_TEXT_MAX = 160
+DATE_TEXTS_MAX = 600  # kept per page: a story's dates come early; bounds hostile pages
 _DIGIT = re.compile(r"\d")  # the cheap test first: most strings have no digit
 _DATEISH = re.compile(
     r"(?:19|20)\d\d|\d[./]\s?\d|\b(?:ago|vor|hace|il y a|fa|há|geleden|yesterday|gestern|hier|"
@@ -294,7 +295,12 @@ def walk(soup: BeautifulSoup) -> PageIndex:
                     node.text += length
                     node.own += length
                     node.commas += sum(child.count(c) for c in COMMA_CHARS)
-                    if length <= DATE_TEXT_MAX and _DIGIT.search(child) and _DATEISH.search(child):
+                    if (
+                        length <= DATE_TEXT_MAX
+                        and _DIGIT.search(child)
+                        and _DATEISH.search(child)
+                        and len(index.date_texts) < DATE_TEXTS_MAX
+                    ):
                         index.date_texts.append((str(child), tag, entered))
             elif isinstance(child, Tag):
                 name = child.name
