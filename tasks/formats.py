@@ -51,8 +51,9 @@ def _leading_iso(raw: str) -> datetime | None:
     match = _LEADING_ISO.match(raw)
     if not match:
         return None
+    year, month, day, hour, minute, second = (int(g or 0) for g in match.groups())
     try:
-        return datetime(*(int(g) for g in match.groups() if g is not None))
+        return datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
 

@@ -236,29 +236,28 @@ def _first_date(low: str, lang: str | None) -> tuple[int, str] | None:
 def _from_match(match: re.Match, order: str, named: bool, lang, rest: str) -> str | None:
     groups = match.groups()
     if order == "slash":
-        first, _, second, year = groups
+        first, _, second, year_text = groups
         a, b = int(first), int(second)
         if a > 12 or (b <= 12 and not _month_first(lang)):
-            day, month = a, b
+            day_text, month_text = first, second
         else:
-            day, month = b, a
+            day_text, month_text = second, first
     elif order == "ymd":
-        year, month, day = int(groups[0]), int(groups[1]), int(groups[2])
+        year_text, month_text, day_text = groups
     elif order == "dmy":
-        day, month, year = groups
-        month = MONTHS.get(month.rstrip(".")) if named else int(month)
-        day, year = int(day), int(year)
-        year += 2000 if year < 100 else 0  # 31.10.23
+        day_text, month_text, year_text = groups
     else:
-        month, day, year = groups
-        month, day = MONTHS.get(month.rstrip(".")), int(day)
+        month_text, day_text, year_text = groups
+    month = MONTHS.get(month_text.rstrip(".")) if named else int(month_text)
     if not month:
         return None
+    year = int(year_text)
+    year += 2000 if year < 100 else 0  # 31.10.23
     time = _TIME.match(rest)
     hour, minute = (int(time.group(1)), int(time.group(2))) if time else (0, 0)
     if hour > 23 or minute > 59:
         hour = minute = 0
-    return _iso(int(year), int(month), day, hour, minute)
+    return _iso(year, month, int(day_text), hour, minute)
 
 
 def relative_date(text: str, now: str | None) -> str | None:
@@ -406,7 +405,7 @@ def _prop_date(index: PageIndex, props: tuple[str, ...], classes: str) -> str | 
     for prop, tag in index.date_props:
         attrs = tag.attrs
         if prop in props or (not prop and classes in (attrs.get("class") or "")):
-            raw = attrs.get("content") or attrs.get("datetime") or attrs.get("title")
+            raw = str(attrs.get("content") or attrs.get("datetime") or attrs.get("title") or "")
             found = parse_date(raw) or text_date(raw or tag.get_text(" "), index.lang)
             if found and not context_of(tag, story_of(index))[0]:
                 return found
