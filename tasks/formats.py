@@ -11,6 +11,9 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 _COMPACT = re.compile(r"^((?:19|20)\d{2})(\d{2})(\d{2})$")
+# An ISO date (and time) followed by what fromisoformat refuses ("...T16:02:50CDT",
+# "2020-08-25|00h23"): the date and time are kept, the rest dropped.
+_LEADING_ISO = re.compile(r"^((?:19|20)\d\d)-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d))?)?(?!\d)")
 MIN_YEAR, MAX_YEAR = 1990, 2100  # dates outside are template garbage, not publication dates
 
 
@@ -19,7 +22,7 @@ def parse_date(raw: str | None) -> str | None:
     if not raw or len(raw) > 64:
         return None
     raw = raw.strip()
-    when = _iso(raw) or _rfc2822(raw) or _compact(raw)
+    when = _iso(raw) or _rfc2822(raw) or _compact(raw) or _leading_iso(raw)
     if when is None or not MIN_YEAR <= when.year <= MAX_YEAR:
         return None
     if when.tzinfo is None:
@@ -41,6 +44,17 @@ def _rfc2822(raw: str) -> datetime | None:
     try:
         return parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _leading_iso(raw: str) -> datetime | None:
+    match = _LEADING_ISO.match(raw)
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(g or 0) for g in match.groups())
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
         return None
 
 

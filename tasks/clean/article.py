@@ -91,6 +91,7 @@ def build_article(
     host = host_of(url)
     source = clean_meta.source_of(meta, entry, host)
     canonical = clean_meta.canonical_source(index, meta, url, extra_tracking)
+    published_at, updated_at = clean_dates.dates_of(index, meta, url, entry, fetched_at)
     return Article(
         id=article_id(canonical),
         url=url,
@@ -100,8 +101,8 @@ def build_article(
         fetched_at=fetched_at,
         content_hash=content_hash(body),
         word_count=len(body.split()),
-        published_at=clean_dates.published_of(index, meta, url, entry),
-        updated_at=clean_dates.updated_of(meta, entry),
+        published_at=published_at,
+        updated_at=updated_at,
         source=source,
         section=clean_meta.section_of(meta, entry),
         authors=clean_meta.authors_of(meta, entry),

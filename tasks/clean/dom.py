@@ -84,6 +84,16 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden")
 COMMA_CHARS = ",，、،"
 LISTING_MIN = 3  # sibling <article>s that make a listing of teasers
 STORY_MIN = 150  # paragraph characters of a story outside a listing that prunes it
+# Short strings that may hold a date (a year, d.m., d/m, or a relative phrase), kept for
+# tasks.clean.dates so that it never searches the tree again.
+DATE_TEXT_MAX = 160
+DATE_TEXTS_MAX = 600  # kept per page: a story's dates come early; bounds hostile pages
+_DIGIT = re.compile(r"\d")  # the cheap test first: most strings have no digit
+_DATEISH = re.compile(
+    r"(?:19|20)\d\d|\d[./]\s?\d|\b(?:ago|vor|hace|il y a|fa|há|geleden|yesterday|gestern|hier|"
+    r"ayer|ieri|ontem|gisteren)\b"
+)
+DATE_PROPS = frozenset({"datepublished", "datecreated", "datemodified", "dateupdated"})
 
 
 @dataclass(slots=True)
@@ -121,6 +131,14 @@ class PageIndex:
     h1: list[str] = field(default_factory=list)
     candidates: list[Tag] = field(default_factory=list)
     body_hints: list[Tag] = field(default_factory=list)  # <article>, itemprop=articleBody
+    # For tasks.clean.dates: the <time> elements of `times` (same order), short strings that
+    # may be dates with their element and its entry order, itemprop date elements and hAtom
+    # <abbr title>, and the entry order of the first <h1> (-1 when none).
+    time_tags: list[Tag] = field(default_factory=list)
+    date_texts: list[tuple[str, Tag, int]] = field(default_factory=list)
+    date_props: list[tuple[str, Tag]] = field(default_factory=list)
+    h1_at: int = -1
+    h1_tag: Tag | None = None
 
     def node(self, tag: Tag) -> Node | None:
         return self.nodes.get(id(tag))
@@ -189,6 +207,7 @@ def _enter_meta(tag: Tag, index: PageIndex) -> None:
             index.times.append(
                 (when.strip(), f"{attrs.get('itemprop') or ''} {attrs.get('class') or ''}")
             )
+            index.time_tags.append(tag)
 
 
 def _walk_head(tag: Tag, index: PageIndex) -> None:
@@ -258,12 +277,16 @@ def walk(soup: BeautifulSoup) -> PageIndex:
     root = soup
     nodes[id(root)] = Node()
     stack: list = [(root, None, False)]
+    entered = 0  # elements entered so far: document order, for tasks.clean.dates
     while stack:
         tag, parent, leaving = stack.pop()
         if leaving:
             _exit(tag, nodes[id(tag)], parent, index)
             continue
         node = nodes[id(tag)]
+        entered += 1
+        if tag.name == "h1" and index.h1_at < 0:
+            index.h1_at, index.h1_tag = entered, tag
         stack.append((tag, parent, True))
         for child in reversed(tag.contents):
             if type(child) is NavigableString:
@@ -272,13 +295,23 @@ def walk(soup: BeautifulSoup) -> PageIndex:
                     node.text += length
                     node.own += length
                     node.commas += sum(child.count(c) for c in COMMA_CHARS)
+                    if (
+                        length <= DATE_TEXT_MAX
+                        and _DIGIT.search(child)
+                        and _DATEISH.search(child)
+                        and len(index.date_texts) < DATE_TEXTS_MAX
+                    ):
+                        index.date_texts.append((str(child), tag, entered))
             elif isinstance(child, Tag):
                 name = child.name
                 if _drop(child, name, index):
                     continue
                 nodes[id(child)] = Node(hint=hint_of(child))
-                if name in ("article", "main") or child.attrs.get("itemprop") == "articleBody":
+                prop = child.attrs.get("itemprop")
+                if name in ("article", "main") or prop == "articleBody":
                     index.body_hints.append(child)
+                elif prop and prop.lower() in DATE_PROPS or name == "abbr":
+                    index.date_props.append(((prop or "").lower(), child))
                 if name == "html" and child.attrs.get("lang"):
                     index.lang = child.attrs["lang"]
                 stack.append((child, node, False))
