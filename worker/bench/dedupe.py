@@ -108,8 +108,9 @@ class Run:
 
     def __init__(self, client: redis.Redis, prefix: str, threshold: float | None) -> None:
         self.client, self.prefix, self.threshold = client, prefix, threshold
-        self.check_seconds, self.checks, self.false_links = 0.0, 0, defaultdict(int)
-        self.compared = defaultdict(int)
+        self.check_seconds, self.checks = 0.0, 0
+        self.false_links: defaultdict[str, int] = defaultdict(int)
+        self.compared: defaultdict[str, int] = defaultdict(int)
         self.wrong: list[str] = []
         self.via_copy = 0  # copies linked to an earlier copy of their story
         self.highest: dict[str, tuple[float, float]] = {}  # set -> (max exact J, max est J)
@@ -126,9 +127,11 @@ class Run:
         self.highest[name] = (max(old[0], exact), max(old[1], est))
 
     def index(self, name: str) -> DuplicateIndex:
-        extra = {} if self.threshold is None else {"threshold": self.threshold}
         slug = re.sub(r"\W+", "-", name).strip("-")
-        return DuplicateIndex(self.client, Keys(f"{self.prefix}-{slug}"), ttl=TTL, **extra)
+        keys = Keys(f"{self.prefix}-{slug}")
+        if self.threshold is None:
+            return DuplicateIndex(self.client, keys, ttl=TTL)
+        return DuplicateIndex(self.client, keys, ttl=TTL, threshold=self.threshold)
 
     def find(self, index: DuplicateIndex, art: Article, now: float) -> str | None:
         began = time.perf_counter()
@@ -176,9 +179,12 @@ def recall(run: Run, stories: list[corpus.Story], copies: int) -> dict[str, list
                 if found and found != originals[s.key].id:
                     run.via_copy += 1
                 rows[kind].append(
-                    (*similarity(originals[s.key].body, copy.body), story_of.get(found) == s.key)
+                    (
+                        *similarity(originals[s.key].body, copy.body),
+                        story_of.get(found or "") == s.key,
+                    )
                 )
-                if found and story_of.get(found) != s.key:
+                if found and story_of.get(found, "") != s.key:
                     run.false_links["copies linked to another story"] += 1
                     other = story_of.get(found, "?")
                     run.wrong.append(f"{kind}: copy of {s.key[:12]} -> {other[:12]}")
