@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import re
 
-from bs4 import NavigableString, Tag
-
-from tasks.clean.dom import PARA_TAGS, Node, PageIndex
+from tasks.clean.dom import PARA_TAGS, Node, PageIndex, Tag
 from tasks.clean.hints import LdBody, agreeing, rescued
 
 BLOCK_TAGS = frozenset(
@@ -157,7 +155,7 @@ def _with_siblings(best: Tag, index: PageIndex) -> list[Tag]:
     for sib in parent.children:
         if sib is best:
             chosen.append(sib)
-        elif isinstance(sib, Tag):
+        elif type(sib) is not str:
             node = index.nodes.get(id(sib))
             if node is not None and not node.pruned and _sibling_ok(sib, node, threshold):
                 chosen.append(sib)
@@ -305,10 +303,10 @@ def render(tags: list[Tag], index: PageIndex, keep: frozenset[int] = frozenset()
             if tag.name in BLOCK_TAGS:
                 out.flush("li" if tag.name == "li" else "p")
             continue
-        if type(tag) is NavigableString:
+        if type(tag) is str:
             out.add(_fold(tag), in_link > 0)
             continue
-        node = nodes.get(id(tag)) if isinstance(tag, Tag) else None
+        node = nodes.get(id(tag))
         if node is None or node.pruned and id(tag) not in keep:
             continue
         name = tag.name

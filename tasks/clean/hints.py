@@ -15,9 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from bs4 import Tag
-
-from tasks.clean.dom import SOFT_TAGS, STRONG, PageIndex
+from tasks.clean.dom import SOFT_TAGS, STRONG, PageIndex, Tag
 
 LD_MIN_CHARS = 200  # a shorter articleBody is a description, not the story
 LD_AGREE = 0.5  # shingle F1 with articleBody for a container to "agree" with it
@@ -96,7 +94,7 @@ def _pruned_within(tags: list[Tag], index: PageIndex) -> Iterable[Tag]:
     while stack:
         tag = stack.pop()
         for child in tag.children:
-            if not isinstance(child, Tag):
+            if type(child) is str:
                 continue
             node = index.nodes.get(id(child))
             if node is None:
