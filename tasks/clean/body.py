@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from tasks.clean.dom import PARA_TAGS, Node, PageIndex, Tag
+from tasks.clean.dom import PARA_TAGS, STRONG, Node, PageIndex, Tag
 from tasks.clean.hints import LdBody, agreeing, rescued
 
 BLOCK_TAGS = frozenset(
@@ -56,6 +56,8 @@ MAX_PARA_LINK_DENSITY = 0.6
 MIN_ITEM_PROSE = 25  # non-link characters that keep a list item whatever its links
 CONTINUE_MIN = 200  # paragraph characters of a sibling block that continues the story
 CONTINUE_LEVELS = 6  # wrappers climbed from the container to look for continuations
+STORY_WORDS = 40  # a text of this many words is a story, however short its page's template
+SHORT_LINKS = 0.35  # link density above which a container is no short story
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _CHROME = re.compile(
     r"^(advertisement|advertising|ad|sponsored|share|share this|share on \w+|tweet|email|"
@@ -65,6 +67,31 @@ _CHROME = re.compile(
     r"this article was .*|copyright .*|© .*|all rights reserved.*)\W*$",
     re.IGNORECASE,
 )
+
+# A site's standing invitations that close a story: follow us, write a letter, newsletter,
+# send a tip. Only taken off the end (the story may quote such words), when short.
+_BLURB = re.compile(
+    r"\b(follow|like|join|find|connect with)\b.{0,120}\b(facebook|twitter|instagram|linkedin|"
+    r"youtube|tiktok|threads|bluesky|mastodon|whatsapp|telegram)\b|"
+    r"\bletters? to the editor\b|\b(submit|send|write|email|e-mail)\b.{0,40}\bletters?\b|"
+    r"\bwe welcome (your )?(letters|comments|views)\b|\bhave your say\b|"
+    r"\b(sign up|subscribe)\b.{0,60}\bnewsletters?\b|"
+    r"\b(got|have) a (news )?tip\b|\bsend (us )?(your )?(news )?tips?\b",
+    re.IGNORECASE,
+)
+BLURB_MAX = 400  # characters: a longer closing paragraph is story text
+BLURB_LINES = 4  # closing paragraphs looked at
+
+
+def trim_blurbs(body: str) -> str:
+    """body without the site blurbs that close it (see _BLURB); the first paragraph stays."""
+    paragraphs = body.split("\n\n")
+    for _ in range(BLURB_LINES):
+        last = paragraphs[-1]
+        if len(paragraphs) < 2 or len(last) > BLURB_MAX or not _BLURB.search(last):
+            break
+        paragraphs.pop()
+    return "\n\n".join(paragraphs)
 
 
 def score(node: Node) -> float:
@@ -338,10 +365,41 @@ def extract_body(
     body = render(chosen, index, keep) if chosen else ""
     if ld is not None and _unusable(body, ld):
         return ld.paragraphs()
+    if not forced and len(body.split()) < STORY_WORDS:
+        body = short_story(index) or body
+    body = trim_blurbs(body)
     head, _, rest = body.partition("\n\n")
     if title and rest and _squash(head) == _squash(title):
         return rest
     return body
+
+
+def _softly_pruned(tag: Tag, index: PageIndex) -> bool:
+    """Whether every pruned ancestor of tag was pruned for its name or kind (a wrapper named
+    "date-outer", a <form> or <aside>, a listing), none as a comment thread."""
+    for anc in tag.parents:
+        node = index.nodes.get(id(anc))
+        if node is None:
+            return False
+        if node.pruned and node.hint == STRONG:
+            return False
+    return True
+
+
+def short_story(index: PageIndex) -> str:
+    """The best container of paragraphs that the pruning took out with a wrapper, when it
+    holds a story of STORY_WORDS words or more and few links: a short story on a template
+    whose wrappers look like chrome (a blog's "date-outer", an ASP.NET <form>), which needs
+    more paragraph text (SOFT_KEEP) than a short story has to stay. "" when there is none."""
+    ranked = sorted(index.candidates, key=lambda t: score(index.nodes[id(t)]), reverse=True)
+    for tag in ranked[:10]:
+        node = index.nodes[id(tag)]
+        if node.link_density > SHORT_LINKS or not _softly_pruned(tag, index):
+            continue
+        text = render([tag], index)
+        if len(text.split()) >= STORY_WORDS:
+            return text
+    return ""
 
 
 def _unusable(body: str, ld: LdBody) -> bool:
