@@ -101,7 +101,7 @@ def build_article(
         updated_at=clean_dates.updated_of(meta, entry),
         source=source,
         section=clean_meta.section_of(meta, entry),
-        authors=clean_meta.authors_of(meta, entry),
+        authors=clean_meta.authors_of(meta, entry, source, host),
         language=clean_meta.language_of(index, meta, entry),
         summary=clean_meta.summary_of(meta, entry),
         tags=clean_meta.tags_of(index, meta, entry),

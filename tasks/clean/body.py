@@ -58,7 +58,6 @@ CONTINUE_MIN = 200  # paragraph characters of a sibling block that continues the
 CONTINUE_LEVELS = 6  # wrappers climbed from the container to look for continuations
 STORY_WORDS = 40  # a text of this many words is a story, however short its page's template
 SHORT_LINKS = 0.35  # link density above which a container is no short story
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _CHROME = re.compile(
     r"^(advertisement|advertising|ad|sponsored|share|share this|share on \w+|tweet|email|"
     r"print|comments?|related|related articles|related stories|read more|more|continue "
@@ -277,7 +276,7 @@ def _split(raw: str) -> list[str]:
     whitespace folded inside each line."""
     paragraphs, lines = [], []
     for line in raw.split("\n"):
-        line = _SPACES.sub(" ", line).strip()
+        line = " ".join(line.split())  # every Unicode space folded (str.split is C)
         if line:
             lines.append(line)
         elif lines:
