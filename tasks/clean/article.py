@@ -64,9 +64,10 @@ def _clean(html, url, entry, encoding, fetched_at, extra_tracking, sites) -> Art
     rule = sites.rule_for(host) if sites is not None and host else None
     index = walk(parse(text or "", rule))
     meta = clean_meta.read_meta(index)
-    title = clean_meta.title_of(index, meta, clean_meta.source_of(meta, entry, host), host, entry)
+    source = clean_meta.source_of(meta, entry, host)
+    title = clean_meta.title_of(index, meta, source, host, entry)
     forced = [t for t in index.forced if id(t) in index.nodes] if rule is not None else None
-    body = extract_body(index, title, LdBody.of(meta.ld.get("articleBody")), forced)
+    body = extract_body(index, title, LdBody.of(meta.ld.get("articleBody")), forced, source)
     if len(body) < MIN_BODY_CHARS:
         raise NoContentError("no article body found", url=url)
     return build_article(

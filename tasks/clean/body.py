@@ -75,9 +75,13 @@ _BLURB = re.compile(
     r"\bletters? to the editor\b|\b(submit|send|write|email|e-mail)\b.{0,40}\bletters?\b|"
     r"\bwe welcome (your )?(letters|comments|views)\b|\bhave your say\b|"
     r"\b(sign up|subscribe)\b.{0,60}\bnewsletters?\b|"
-    r"\b(got|have) a (news )?tip\b|\bsend (us )?(your )?(news )?tips?\b",
+    r"\b(got|have) a (news )?tip\b|\bsend (us )?(your )?(news )?tips?\b|"
+    r"\b(like|liked|enjoy|enjoyed) this (story|article|post)\b|\bshare (it|this)\b.{0,30}\bwith\b|"
+    r"\b(comment|coment|kommentar|commentaire|comentario)\w*\b.{0,120}\bmodera",
     re.IGNORECASE,
 )
+_LEAD = re.compile(r"(^|[-_ ])(lead|standfirst|summary|intro|dek|excerpt|abstract)($|[-_ ])", re.I)
+_DATE_PROPS = frozenset({"datePublished", "dateModified", "dateCreated", "uploadDate"})
 BLURB_MAX = 400  # characters: a longer closing paragraph is story text
 BLURB_LINES = 4  # closing paragraphs looked at
 
@@ -136,10 +140,17 @@ def _sibling_ok(sib: Tag, node: Node, threshold: float) -> bool:
     if score(node) >= threshold:
         return True
     if sib.name not in PARA_TAGS:
-        return False
+        return _lead(sib, node)
     if node.text >= 80:
         return node.link_density < 0.25
     return node.links == 0 and node.text > 0
+
+
+def _lead(sib: Tag, node: Node) -> bool:
+    """A story's lead (standfirst, summary) beside its body: named so, a sentence or more of
+    text, hardly any links."""
+    names = f"{sib.attrs.get('class') or ''} {sib.attrs.get('id') or ''}"
+    return node.text >= 80 and node.link_density < 0.1 and _LEAD.search(names) is not None
 
 
 def _ld_options(index: PageIndex) -> list[Tag]:
@@ -341,6 +352,8 @@ def render(tags: list[Tag], index: PageIndex, keep: frozenset[int] = frozenset()
             continue
         if name == "time" and tag.parent is not None and tag.parent.name in _STANDALONE:
             continue  # a timestamp on its own line is a dateline, not text
+        if tag.attrs.get("itemprop") in _DATE_PROPS:
+            continue  # an element marked as the page's date is metadata, not text
         if name in BLOCK_TAGS:
             out.flush()
             if _link_block(tag, node):
@@ -353,12 +366,17 @@ def render(tags: list[Tag], index: PageIndex, keep: frozenset[int] = frozenset()
 
 
 def extract_body(
-    index: PageIndex, title: str = "", ld: LdBody | None = None, forced: list[Tag] | None = None
+    index: PageIndex,
+    title: str = "",
+    ld: LdBody | None = None,
+    forced: list[Tag] | None = None,
+    site: str = "",
 ) -> str:
     """The article text of a walked page ("" when no container of paragraphs is found);
-    a first paragraph repeating the headline is left out. ld: the JSON-LD articleBody, a
-    hint (and the fallback when the page shows no usable container); forced: the containers
-    a site rule selected."""
+    a first paragraph repeating the headline is left out, and so are the site's name, its
+    closing blurbs and byline lines at either end. ld: the JSON-LD articleBody, a hint (and
+    the fallback when the page shows no usable container); forced: the containers a site
+    rule selected; site: the site's name."""
     chosen = forced or containers(index, ld)
     keep = rescued(chosen, index, ld, bool(forced), render) if chosen else frozenset()
     body = render(chosen, index, keep) if chosen else ""
@@ -366,11 +384,50 @@ def extract_body(
         return ld.paragraphs()
     if not forced and len(body.split()) < STORY_WORDS:
         body = short_story(index) or body
-    body = trim_blurbs(body)
-    head, _, rest = body.partition("\n\n")
-    if title and rest and _squash(head) == _squash(title):
-        return rest
-    return body
+    return _trim_ends(trim_blurbs(body), title, site)
+
+
+def _trim_ends(body: str, title: str, site: str) -> str:
+    """body without a first paragraph repeating the headline, paragraphs that are the
+    site's name, and byline lines (date, author, labels) among the first and last two."""
+    paragraphs = body.split("\n\n")
+    if len(paragraphs) < 2:
+        return body
+    if title and _squash(paragraphs[0]) == _squash(title):
+        paragraphs = paragraphs[1:]
+    site_key, longest = _squash(site), 2 * len(site) + 8
+    ends = {0, 1, len(paragraphs) - 2, len(paragraphs) - 1}
+    kept = [
+        p
+        for i, p in enumerate(paragraphs)
+        if not (site_key and len(p) <= longest and _squash(p) == site_key)
+        and not (i in ends and byline_line(p))
+    ]
+    return "\n\n".join(kept or paragraphs)
+
+
+_DATE = re.compile(
+    r"\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b|"
+    r"\b\d{1,2}\.?\s+[a-zà-ü]{3,9}\.?\s+\d{4}\b|\b[a-z]{3,9}\.?\s+\d{1,2},?\s+\d{4}\b",
+    re.IGNORECASE,
+)
+_BYLINE_LABEL = re.compile(
+    r"\b(posted|published|publicado|publié|publicada|pubblicato|veröffentlicht|written|"
+    r"updated|atualizado|actualizado)\b(\s+(by|por|par|von|da|on|em|el|le|am))?\s*:?|"
+    r"^\s*(by|por|par|von)\s+[A-ZÀ-Ü]|"
+    r"\b(tags?|categor[a-zíé]*|filed under|section|se[cç][cç][aã]o)\s*:",
+    re.IGNORECASE,
+)
+BYLINE_MAX = 200  # characters: a longer line is text
+
+
+def byline_line(text: str) -> bool:
+    """Whether a paragraph is a byline or dateline: short, with a date and a label such as
+    "Published by", "Tags:" (two marks: a sentence may hold one)."""
+    if len(text) > BYLINE_MAX:
+        return False
+    marks = bool(_DATE.search(text)) + len(_BYLINE_LABEL.findall(text))
+    return marks >= 2
 
 
 def _softly_pruned(tag: Tag, index: PageIndex) -> bool:

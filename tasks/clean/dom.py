@@ -85,8 +85,10 @@ _NEGATIVE = re.compile(
     r"more-stories|readmore|read-more|pagination|newsticker|survey|donate|footer|masthead)"
     r"|(ad|ads|adslot|ad-slot|tag|tags|taglist|tag-list|keywords|author|authors|caption|"
     r"credit|credits|print|tools|menu|navbar|nav|banner|modal|overlay|popup|teaser|also|"
-    r"meta|dateline|timestamp|date|pager|skip|visually-hidden|sr-only|rating|follow|"
+    r"meta|dateline|timestamp|date|pager|skip|visually-hidden|sr-only|screen-reader-text|"
+    r"hidden|invisible|d-none|rating|follow|"
     r"video|gallery|audio|podcast|login|hide|topics)($|[-_ ]))"
+    r"|(caption|credit)s?($|[-_ ])"  # also run together: "newsCaption", "photocredit"
 )
 # Names of subtrees that are never the story, however long (comment threads, reader replies).
 _STRONG = re.compile(
