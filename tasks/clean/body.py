@@ -396,13 +396,12 @@ def _trim_ends(body: str, title: str, site: str) -> str:
     if title and _squash(paragraphs[0]) == _squash(title):
         paragraphs = paragraphs[1:]
     site_key, longest = _squash(site), 2 * len(site) + 8
+    if site_key:
+        paragraphs = [
+            p for p in paragraphs if len(p) > longest or _squash(p) != site_key
+        ] or paragraphs
     ends = {0, 1, len(paragraphs) - 2, len(paragraphs) - 1}
-    kept = [
-        p
-        for i, p in enumerate(paragraphs)
-        if not (site_key and len(p) <= longest and _squash(p) == site_key)
-        and not (i in ends and byline_line(p))
-    ]
+    kept = [p for i, p in enumerate(paragraphs) if i not in ends or not byline_line(p)]
     return "\n\n".join(kept or paragraphs)
 
 

@@ -85,8 +85,7 @@ _NEGATIVE = re.compile(
     r"more-stories|readmore|read-more|pagination|newsticker|survey|donate|footer|masthead)"
     r"|(ad|ads|adslot|ad-slot|tag|tags|taglist|tag-list|keywords|author|authors|caption|"
     r"credit|credits|print|tools|menu|navbar|nav|banner|modal|overlay|popup|teaser|also|"
-    r"meta|dateline|timestamp|date|pager|skip|visually-hidden|sr-only|screen-reader-text|"
-    r"hidden|invisible|d-none|rating|follow|"
+    r"meta|dateline|timestamp|date|pager|skip|visually-hidden|sr-only|rating|follow|"
     r"video|gallery|audio|podcast|login|hide|topics)($|[-_ ]))"
     r"|(caption|credit)s?($|[-_ ])"  # also run together: "newsCaption", "photocredit"
 )
@@ -94,6 +93,11 @@ _NEGATIVE = re.compile(
 _STRONG = re.compile(
     r"(^|[-_ ])(comments?|commentlist|comment-list|comment-body|comment-content|comments-area|"
     r"comment-respond|respond|disqus-thread|disqus|replies|reply|user-comments)($|[-_ ])"
+)
+# Utility classes that hide an element from sight (whole tokens: "hidden-xs" is only hidden
+# on small screens, "hidden-print" only on paper).
+_HIDDEN_CLASS = re.compile(
+    r"(^|\s)(hidden|invisible|d-none|is-hidden|screen-reader-text|visually-hidden|sr-only)(\s|$)"
 )
 _POSITIVE = re.compile(r"(^|[-_ ])(article|story|entry|post|content|body|text|main|blog|prose)")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden")
@@ -384,6 +388,8 @@ def _hint_of_names(names: str) -> int:
     names = names.lower().replace("_", "-")
     if _STRONG.search(names):
         return STRONG
+    if _HIDDEN_CLASS.search(names):
+        return -1
     positive, negative = _POSITIVE.search(names), _NEGATIVE.search(names)
     if positive:
         return MIXED if negative else 1
