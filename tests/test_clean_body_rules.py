@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tasks.clean import clean_html
-from tasks.clean.body import trim_blurbs
+from tasks.clean.body import byline_line, trim_blurbs
 from tasks.errors import NoContentError
 
 URL = "https://town.example.com/news/2024/02/01/library"
@@ -90,3 +90,43 @@ def test_a_long_closing_paragraph_is_story_text():
 
 def test_a_lone_paragraph_is_never_trimmed():
     assert trim_blurbs("Sign up for our newsletter.") == "Sign up for our newsletter."
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("By Phil Helsel", True),
+        ("By Ana de la Cruz and Bo Chen", True),
+        ("Por Ana Gómez y Luis Ruiz", True),
+        ("05/10/2018 - Publicado por: Clarissa Borba - Categoria: Saúde", True),
+        ("Published 6 October 2021 by Staff", True),
+        ("By the way, the council met on 6 October 2021.", False),
+        ("By Tuesday the water had receded from most streets.", False),
+        ("The vote on 6 October 2021 was the first since the flood.", False),
+    ],
+)
+def test_byline_lines(line, expected):
+    assert byline_line(line) is expected
+
+
+def test_byline_lines_only_at_the_ends():
+    middle = "Published 6 October 2021 by Staff"
+    body = "\n\n".join([*SENTENCES[:2], middle, *SENTENCES[2:]])
+    html = "<html><body><article>" + "".join(f"<p>{p}</p>" for p in body.split("\n\n"))
+    assert middle in _body(html + "</article></body></html>")
+    html = f"<html><body><article><p>By Phil Helsel</p>{STORY}</article></body></html>"
+    assert _body(html).split("\n\n") == SENTENCES
+
+
+@pytest.mark.parametrize(
+    "blurb",
+    [
+        "Like this story? Share it with a friend!",
+        "Let our news meet your inbox. The news and stories that matter, delivered weekday mornings.",
+        "ATENÇÃO: Comentários ofensivos não serão aprovados pelo moderador.",
+        "Want to share your view? Send your letters to letters@town.example.com.",
+    ],
+)
+def test_more_closing_blurbs(blurb):
+    body = "\n\n".join([*SENTENCES, blurb])
+    assert trim_blurbs(body) == "\n\n".join(SENTENCES)

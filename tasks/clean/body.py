@@ -77,7 +77,8 @@ _BLURB = re.compile(
     r"\b(sign up|subscribe)\b.{0,60}\bnewsletters?\b|"
     r"\b(got|have) a (news )?tip\b|\bsend (us )?(your )?(news )?tips?\b|"
     r"\b(like|liked|enjoy|enjoyed) this (story|article|post)\b|\bshare (it|this)\b.{0,30}\bwith\b|"
-    r"\b(comment|coment|kommentar|commentaire|comentario)\w*\b.{0,120}\bmodera",
+    r"\b(comment|coment|kommentar|commentaire|comentario)\w*\b.{0,120}\bmodera|"
+    r"\b(to|in|into|meet) your inbox\b",
     re.IGNORECASE,
 )
 _LEAD = re.compile(r"(^|[-_ ])(lead|standfirst|summary|intro|dek|excerpt|abstract)($|[-_ ])", re.I)
@@ -413,11 +414,18 @@ _DATE = re.compile(
 _BYLINE_LABEL = re.compile(
     r"\b(posted|published|publicado|publié|publicada|pubblicato|veröffentlicht|written|"
     r"updated|atualizado|actualizado)\b(\s+(by|por|par|von|da|on|em|el|le|am))?\s*:?|"
-    r"^\s*(by|por|par|von)\s+[A-ZÀ-Ü]|"
+    r"^\s*(by|por|par|von)\s+(?-i:[A-ZÀ-Þ])|"
     r"\b(tags?|categor[a-zíé]*|filed under|section|se[cç][cç][aã]o)\s*:",
     re.IGNORECASE,
 )
 BYLINE_MAX = 200  # characters: a longer line is text
+_NAME = (
+    r"[A-ZÀ-Þ][\w.'’-]*(\s+((de|da|di|van|von|der|del|la|le|los)\s+){0,2}[A-ZÀ-Þ][\w.'’-]*){0,3}"
+)
+# "By Phil Helsel", "Por Ana Gómez y Luis Ruiz": a line that is only a byline.
+_BY_NAME = re.compile(
+    rf"^(?i:by|por|par|von|di|door)\s+{_NAME}(\s*(,|and|&|y|et|und|e)\s+{_NAME})*$"
+)
 
 
 def byline_line(text: str) -> bool:
@@ -425,6 +433,8 @@ def byline_line(text: str) -> bool:
     "Published by", "Tags:" (two marks: a sentence may hold one)."""
     if len(text) > BYLINE_MAX:
         return False
+    if _BY_NAME.match(text):
+        return True
     marks = bool(_DATE.search(text)) + len(_BYLINE_LABEL.findall(text))
     return marks >= 2
 
