@@ -211,6 +211,8 @@ def bound(html: str) -> str:
     """The prefix of html that is parsed: at most MAX_CHARS characters and MAX_TAGS tags
     outside <script> and <style> (a 3 MB inline script costs no text), MAX_RAW in all."""
     html = html[:MAX_RAW]
+    if len(html) <= MAX_CHARS and html.count("<") <= MAX_TAGS:
+        return html  # within both bounds even counting scripts: the common case
     lower = html.lower()
     chars, tags, pos = MAX_CHARS, MAX_TAGS, 0
     for match in _RAW_TEXT.finditer(lower):
