@@ -82,3 +82,22 @@ def test_xml_page_prints_nothing_on_stderr():
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+def test_attribute_named_like_a_namespace_is_harmless():
+    html = (
+        '<html><body><a {count}="" class="share" href="/s">Share</a><article>'
+        f"<p>{STORY}</p></article></body></html>"
+    )
+    assert "council met" in clean_html(html, URL).body
+
+
+def test_unclosed_button_does_not_swallow_the_story():
+    # The parser nests everything after a <button> without its </button> inside it.
+    html = (
+        '<html><body><header><div class="menu"><button class="menu-button">'
+        '<div class="inner"><svg></svg><div></button></div><div class="logo">Site</div>'
+        f"</header><main><article><h1>Budget</h1><p>{STORY}</p><p>{STORY}</p>"
+        "</article></main></body></html>"
+    )
+    assert "council met" in clean_html(html, URL).body

@@ -78,7 +78,10 @@ _BLURB = re.compile(
     r"\b(got|have) a (news )?tip\b|\bsend (us )?(your )?(news )?tips?\b|"
     r"\b(like|liked|enjoy|enjoyed) this (story|article|post)\b|\bshare (it|this)\b.{0,30}\bwith\b|"
     r"\b(comment|coment|kommentar|commentaire|comentario)\w*\b.{0,120}\bmodera|"
-    r"\b(to|in|into|meet) your inbox\b",
+    r"\b(to|in|into|meet) your inbox\b|"
+    r"\b(folgen sie uns|folge uns|suivez[- ]nous|síguenos|siga-nos|seguici|seguiteci|volg ons)\b|"
+    r"\b(abonnieren|abonnez|inscrivez|suscríbete|iscriviti|assine|schrijf je in)\b.{0,60}"
+    r"\b(newsletter|boletín|infolettre|nieuwsbrief)\b",
     re.IGNORECASE,
 )
 _LEAD = re.compile(r"(^|[-_ ])(lead|standfirst|summary|intro|dek|excerpt|abstract)($|[-_ ])", re.I)
@@ -383,8 +386,10 @@ def extract_body(
     body = render(chosen, index, keep) if chosen else ""
     if ld is not None and _unusable(body, ld):
         return ld.paragraphs()
-    if not forced and len(body.split()) < STORY_WORDS:
-        body = short_story(index) or body
+    words = len(body.split())
+    if not forced and words < STORY_WORDS:
+        found = short_story(index)
+        body = found if len(found.split()) >= 2 * words else body  # a short story stays
     return _trim_ends(trim_blurbs(body), title, site)
 
 
@@ -462,8 +467,8 @@ def short_story(index: PageIndex) -> str:
         if node.link_density > SHORT_LINKS or not _softly_pruned(tag, index):
             continue
         text = render([tag], index)
-        if len(text.split()) >= STORY_WORDS:
-            return text
+        if len(text.split()) >= STORY_WORDS and not (len(text) < 800 and _BLURB.search(text)):
+            return text  # (a site's appeal to follow or subscribe is no story)
     return ""
 
 

@@ -358,9 +358,20 @@ def _build(root: Any, index: PageIndex, picked: set[int]) -> int:
 _META_HOLDERS = frozenset({"head", "noscript", "template", "nav", "footer", "figure"})
 
 
+# Small controls that an unclosed tag can make swallow the rest of the page (the parser nests
+# everything after a "<button>" without its "</button>" inside it): dropped only when they
+# hold no paragraph.
+_INLINE_CHROME = frozenset({"button", "label", "menu"})
+
+
+def _swallowed(lx: Any) -> bool:
+    """Whether a control holds paragraphs: page content the parser nested into it."""
+    return len(lx) > 0 and next(lx.iterdescendants("p"), None) is not None
+
+
 def _enter(lx: Any, name: str, parent: El, index: PageIndex) -> El | None:
     """The El of an lxml element, or None when it is left out (its metadata recorded)."""
-    if name in DROP_TAGS:
+    if name in DROP_TAGS and not (name in _INLINE_CHROME and _swallowed(lx)):
         if name in ("script", "title"):
             _enter_meta(name, lx.attrib, index, lx.text)
         elif name in _META_HOLDERS:
@@ -369,7 +380,7 @@ def _enter(lx: Any, name: str, parent: El, index: PageIndex) -> El | None:
     if name in ("meta", "link"):
         _enter_meta(name, lx.attrib, index)
         return None
-    attrs = dict(lx.attrib)
+    attrs = dict(lx.items())  # not lx.attrib: a name like "{count}" reads as a namespace
     if attrs and is_hidden(name, attrs):
         return None
     return El(name, attrs, parent)
