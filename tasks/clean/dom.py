@@ -31,7 +31,7 @@ from lxml import etree
 
 MAX_CHARS = 3_000_000  # characters that can be text (outside <script>/<style>) parsed
 MAX_RAW = 4 * MAX_CHARS  # characters parsed at all, scripts included
-LXML_MAX_DEPTH = 255  # libxml2 stops building its tree at 256 levels (2048 with huge_tree)
+LXML_MAX_DEPTH = 255  # libxml2 builds at most 256 levels of its tree and drops what is deeper
 MAX_TAGS = 80_000  # "<" characters outside scripts parsed; bounds tree size and depth
 MIN_PARAGRAPH = 25  # characters for a block to count as a paragraph when scoring
 SOFT_KEEP = 1200  # paragraph characters that save a hinted or soft-pruned subtree
@@ -260,7 +260,8 @@ def parse(html: str, rule: Any = None) -> PageIndex:
 
 def _parse_events(html: str) -> PageIndex:
     """The light tree built directly from lxml's parser events (no lxml tree, no depth
-    limit); site rules need the lxml tree and do not apply here."""
+    limit); site rules need the lxml tree and do not apply here, and a control that
+    swallowed the page (_swallowed) is dropped: events cannot look ahead."""
     index = PageIndex(El("[document]", {}, None))
     parser = etree.HTMLParser(recover=True, target=_Events(index))
     try:
@@ -278,6 +279,7 @@ class _Events:
         self.index, self.top, self.skip = index, index.soup, 0
         self.meta = False  # collecting metadata inside a left-out subtree
         self.text: list[str] | None = None  # text of a script or title being recorded
+        self.pending: tuple[str, dict] = ("", {})  # that script or title and its attributes
 
     def start(self, tag: str, attrib: Any) -> None:
         if self.skip:
