@@ -130,3 +130,9 @@ def test_byline_lines_only_at_the_ends():
 def test_more_closing_blurbs(blurb):
     body = "\n\n".join([*SENTENCES, blurb])
     assert trim_blurbs(body) == "\n\n".join(SENTENCES)
+
+
+def test_short_story_written_straight_into_a_wrapper_named_like_chrome():
+    text = "<br><br>".join(SENTENCES)
+    html = f'<html><body><div class="date-outer">{text}</div></body></html>'
+    assert _body(html).split("\n\n") == SENTENCES

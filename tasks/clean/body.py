@@ -461,12 +461,13 @@ def short_story(index: PageIndex) -> str:
     holds a story of STORY_WORDS words or more and few links: a short story on a template
     whose wrappers look like chrome (a blog's "date-outer", an ASP.NET <form>), which needs
     more paragraph text (SOFT_KEEP) than a short story has to stay. "" when there is none."""
-    ranked = sorted(index.candidates, key=lambda t: score(index.nodes[id(t)]), reverse=True)
+    options = index.candidates + index.pruned_candidates
+    ranked = sorted(options, key=lambda t: score(index.nodes[id(t)]), reverse=True)
     for tag in ranked[:10]:
         node = index.nodes[id(tag)]
         if node.link_density > SHORT_LINKS or not _softly_pruned(tag, index):
             continue
-        text = render([tag], index)
+        text = render([tag], index, frozenset({id(tag)}) if node.pruned else frozenset())
         if len(text.split()) >= STORY_WORDS and not (len(text) < 800 and _BLURB.search(text)):
             return text  # (a site's appeal to follow or subscribe is no story)
     return ""

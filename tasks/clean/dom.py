@@ -184,6 +184,7 @@ class PageIndex:
     tag_links: list[str] = field(default_factory=list)
     h1: list[str] = field(default_factory=list)
     candidates: list[Tag] = field(default_factory=list)
+    pruned_candidates: list[Tag] = field(default_factory=list)  # pruned by name or kind
     body_hints: list[Tag] = field(default_factory=list)  # <article>, itemprop=articleBody
     forced: list[Tag] = field(default_factory=list)  # containers a site rule selected
 
@@ -473,12 +474,14 @@ def _exit(tag: Tag, node: Node, parent: Node | None, index: PageIndex) -> None:
         index.h1.append(tag.get_text(" ", strip=True))
     elif name == "time" and tag.attrs.get("datetime"):
         _enter_meta(name, tag.attrs, index)
-    if (node.hint < 0 or name in SOFT_TAGS) and name not in PROTECTED and _chrome(node):
-        node.pruned = True
-        return
     is_para = name in PARA_TAGS
     if node.own >= MIN_PARAGRAPH and not is_para:
         node.direct += 1 + node.commas * 0.5 + min(node.own / 100, 3)
+    if (node.hint < 0 or name in SOFT_TAGS) and name not in PROTECTED and _chrome(node):
+        node.pruned = True
+        if (node.direct or node.grand) and node.hint != STRONG:
+            index.pruned_candidates.append(tag)  # for a short story (tasks.clean.body)
+        return
     if node.direct or node.grand:
         index.candidates.append(tag)
     if parent is None:
