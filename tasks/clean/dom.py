@@ -104,6 +104,16 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden")
 COMMA_CHARS = ",，、،"
 LISTING_MIN = 3  # sibling <article>s that make a listing of teasers
 STORY_MIN = 150  # paragraph characters of a story outside a listing that prunes it
+# Short strings that may hold a date (a year, d.m., d/m, or a relative phrase), kept for
+# tasks.clean.dates so that it never searches the tree again.
+DATE_TEXT_MAX = 160
+DATE_TEXTS_MAX = 600  # kept per page: a story's dates come early; bounds hostile pages
+_DIGIT = re.compile(r"\d")  # the cheap test first: most strings have no digit
+_DATEISH = re.compile(
+    r"(?:19|20)\d\d|\d[./]\s?\d|\b(?:ago|vor|hace|il y a|fa|há|geleden|yesterday|gestern|hier|"
+    r"ayer|ieri|ontem|gisteren)\b"
+)
+DATE_PROPS = frozenset({"datepublished", "datecreated", "datemodified", "dateupdated"})
 
 
 class El:
@@ -131,6 +141,15 @@ class El:
         while tag is not None:
             yield tag
             tag = tag.parent
+
+    @property
+    def previous_sibling(self) -> El | str | None:
+        """The child of the parent just before this element (an element or a text)."""
+        siblings = self.parent.contents if self.parent is not None else []
+        for i, item in enumerate(siblings):
+            if item is self:
+                return siblings[i - 1] if i else None
+        return None
 
     def get_text(self, separator: str = "", strip: bool = False) -> str:
         """The text of the subtree in document order (as BeautifulSoup's get_text)."""
@@ -187,6 +206,15 @@ class PageIndex:
     pruned_candidates: list[Tag] = field(default_factory=list)  # pruned by name or kind
     body_hints: list[Tag] = field(default_factory=list)  # <article>, itemprop=articleBody
     forced: list[Tag] = field(default_factory=list)  # containers a site rule selected
+    # For tasks.clean.dates: the <time> elements of `times` (same order), short strings that
+    # may be dates with their element and its entry order, itemprop date elements and hAtom
+    # <abbr title>, and the entry order of the first <h1> (-1 when none). A <time> in a
+    # left-out subtree is a detached El whose parents copy its ancestors there (names only).
+    time_tags: list[Tag] = field(default_factory=list)
+    date_texts: list[tuple[str, Tag, int]] = field(default_factory=list)
+    date_props: list[tuple[str, Tag]] = field(default_factory=list)
+    h1_at: int = -1
+    h1_tag: Tag | None = None
 
     def node(self, tag: Tag) -> Node | None:
         return self.nodes.get(id(tag))
@@ -420,8 +448,11 @@ def is_hidden(name: str, attrs: dict[str, str]) -> bool:
     return bool(style) and _HIDDEN_STYLE.search(style.lower()) is not None
 
 
-def _enter_meta(name: str, attrs: Any, index: PageIndex, text: str | None = None) -> None:
-    """Record a metadata element (meta, link, JSON-LD, title, time)."""
+def _enter_meta(
+    name: str, attrs: Any, index: PageIndex, text: str | None = None, tag: Any = None
+) -> None:
+    """Record a metadata element (meta, link, JSON-LD, title, time; tag: the time's El, or
+    the lxml element of a time in a left-out subtree)."""
     if name == "meta":
         key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
         content = attrs.get("content")
@@ -443,6 +474,7 @@ def _enter_meta(name: str, attrs: Any, index: PageIndex, text: str | None = None
             index.times.append(
                 (when.strip(), f"{attrs.get('itemprop') or ''} {attrs.get('class') or ''}")
             )
+            index.time_tags.append(tag if isinstance(tag, El) else _shadow(tag, attrs))
 
 
 def _walk_head(lx: Any, index: PageIndex) -> None:
@@ -450,7 +482,20 @@ def _walk_head(lx: Any, index: PageIndex) -> None:
     for count, el in enumerate(lx.iter("meta", "link", "script", "title", "time")):
         if count >= 5000:
             break
-        _enter_meta(el.tag, el.attrib, index, el.text)
+        _enter_meta(el.tag, el.attrib, index, el.text, el)
+
+
+def _shadow(lx: Any, attrs: Any) -> El:
+    """A detached El for a <time> outside the light tree, with copies of its (lxml)
+    ancestors as parents, so that dates can tell a footer's date by its context."""
+    el = El("time", dict(attrs.items()) if attrs is not None else {}, None)
+    tail, up = el, lx.getparent() if lx is not None and hasattr(lx, "getparent") else None
+    for _ in range(12):
+        if up is None or not isinstance(up.tag, str):
+            break
+        tail.parent = El(up.tag, dict(up.items()), None)
+        tail, up = tail.parent, up.getparent()
+    return el
 
 
 def _chrome(node: Node) -> bool:
@@ -473,7 +518,7 @@ def _exit(tag: Tag, node: Node, parent: Node | None, index: PageIndex) -> None:
     elif name == "h1":
         index.h1.append(tag.get_text(" ", strip=True))
     elif name == "time" and tag.attrs.get("datetime"):
-        _enter_meta(name, tag.attrs, index)
+        _enter_meta(name, tag.attrs, index, None, tag)
     is_para = name in PARA_TAGS
     if node.own >= MIN_PARAGRAPH and not is_para:
         node.direct += 1 + node.commas * 0.5 + min(node.own / 100, 3)
@@ -501,12 +546,16 @@ def walk(index: PageIndex) -> PageIndex:
     root = index.soup
     nodes[id(root)] = Node()
     stack: list = [(root, None, False)]
+    entered = 0  # elements entered so far: document order, for tasks.clean.dates
     while stack:
         tag, parent, leaving = stack.pop()
         if leaving:
             _exit(tag, nodes[id(tag)], parent, index)
             continue
         node = nodes[id(tag)]
+        entered += 1
+        if tag.name == "h1" and index.h1_at < 0:
+            index.h1_at, index.h1_tag = entered, tag
         stack.append((tag, parent, True))
         for child in reversed(tag.contents):
             if type(child) is str:
@@ -517,11 +566,21 @@ def walk(index: PageIndex) -> PageIndex:
                     node.commas += child.count(",")
                     if not child.isascii():
                         node.commas += sum(child.count(c) for c in COMMA_CHARS[1:])
+                    if (
+                        length <= DATE_TEXT_MAX
+                        and _DIGIT.search(child)
+                        and _DATEISH.search(child)
+                        and len(index.date_texts) < DATE_TEXTS_MAX
+                    ):
+                        index.date_texts.append((child, tag, entered))
                 continue
             nodes[id(child)] = Node(hint=hint_of(child))
             name = child.name
-            if name in ("article", "main") or child.attrs.get("itemprop") == "articleBody":
+            prop = child.attrs.get("itemprop")
+            if name in ("article", "main") or prop == "articleBody":
                 index.body_hints.append(child)
+            elif prop and prop.lower() in DATE_PROPS or name == "abbr":
+                index.date_props.append(((prop or "").lower(), child))
             if name == "html" and child.attrs.get("lang"):
                 index.lang = child.attrs["lang"]
             stack.append((child, node, False))
