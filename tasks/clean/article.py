@@ -57,7 +57,7 @@ def clean_html(
 
 
 def _clean(html, url, entry, encoding, fetched_at, extra_tracking, sites) -> Article:
-    text = decode_html(html, encoding) if isinstance(html, (bytes, bytearray)) else html
+    text = decode_html(bytes(html), encoding) if isinstance(html, (bytes, bytearray)) else html
     if looks_binary(text or ""):
         raise NoContentError("not a text page: binary content", url=url)
     host = host_of(url)

@@ -106,7 +106,7 @@ def score(node: Node) -> float:
     return (node.direct + node.grand / 2) * (1 - node.link_density) + 3 * max(node.hint, 0)
 
 
-def _alive(tag: Tag, index: PageIndex) -> bool:
+def _alive(tag: Tag | None, index: PageIndex) -> bool:
     """Whether no ancestor of tag was pruned (its text really is on the page)."""
     while tag is not None:
         node = index.nodes.get(id(tag))
@@ -128,11 +128,8 @@ def best_candidate(index: PageIndex) -> Tag | None:
 def _structured(best: Tag, index: PageIndex) -> Tag:
     """The nearest <article>/itemprop=articleBody ancestor of best, when it agrees with it."""
     hints = {id(h) for h in index.body_hints}
-    tag, ancestor = best, best
-    for _ in range(4):
-        tag = tag.parent
-        if tag is None:
-            break
+    ancestor = best
+    for tag in list(best.parents)[:4]:
         if id(tag) in hints:
             ancestor = tag
     node = index.nodes[id(ancestor)]
@@ -196,7 +193,7 @@ def _with_siblings(best: Tag, index: PageIndex) -> list[Tag]:
     for sib in parent.children:
         if sib is best:
             chosen.append(sib)
-        elif type(sib) is not str:
+        elif not isinstance(sib, str):
             node = index.nodes.get(id(sib))
             if node is not None and not node.pruned and _sibling_ok(sib, node, threshold):
                 chosen.append(sib)

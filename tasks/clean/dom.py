@@ -349,8 +349,9 @@ class _Events:
             self.text.append(text)
         elif not self.skip:
             contents = self.top.contents
-            if contents and type(contents[-1]) is str:
-                contents[-1] += text  # type: ignore[operator]
+            last = contents[-1] if contents else None
+            if isinstance(last, str):
+                contents[-1] = last + text  # adjacent data events are one text
             else:
                 contents.append(text)
 
@@ -445,7 +446,7 @@ def is_hidden(name: str, attrs: dict[str, str]) -> bool:
     if "hidden" in attrs or attrs.get("aria-hidden") == "true" and name != "span":
         return True
     style = attrs.get("style")
-    return bool(style) and _HIDDEN_STYLE.search(style.lower()) is not None
+    return style is not None and _HIDDEN_STYLE.search(style.lower()) is not None
 
 
 def _enter_meta(

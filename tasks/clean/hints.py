@@ -77,7 +77,7 @@ def agreeing(options: Iterable[Tag], index: PageIndex, ld: LdBody, render: Rende
     return best
 
 
-def is_protected(tag: Tag, index: PageIndex) -> bool:
+def is_protected(tag: Tag | None, index: PageIndex) -> bool:
     """Whether tag is (or sits in) an itemprop=articleBody container."""
     for _ in range(6):
         if tag is None or index.nodes.get(id(tag)) is None:
@@ -94,7 +94,7 @@ def _pruned_within(tags: list[Tag], index: PageIndex) -> Iterable[Tag]:
     while stack:
         tag = stack.pop()
         for child in tag.children:
-            if type(child) is str:
+            if isinstance(child, str):
                 continue
             node = index.nodes.get(id(child))
             if node is None:

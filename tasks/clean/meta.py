@@ -265,7 +265,7 @@ def canonical_source(
     mainEntityOfPage that tasks.dedupe.choose_canonical accepts (same site, not the home
     page), else the fetched URL; normalized either way."""
     main = resolve(meta.ld.get("mainEntityOfPage"), meta.ids)
-    candidates = [href for rel, href in index.links if "canonical" in rel.split()]
+    candidates: list[str | None] = [h for rel, h in index.links if "canonical" in rel.split()]
     candidates += [meta.meta("og:url"), text_value(main)]
     try:
         fetched = canonical_url(url, extra_tracking)

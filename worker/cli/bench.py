@@ -23,6 +23,7 @@ import statistics
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from worker.cli.common import CliError
 
@@ -124,7 +125,7 @@ def run(extract, pages: dict, passes: int) -> dict:
                 extract(html, url)
             times[key].append(time.perf_counter() - start)
     counts = {k: page_counts(pages[k][2], preds[k]) for k in pages}
-    result = aggregate(list(counts.values()))
+    result: dict[str, Any] = dict(aggregate(list(counts.values())))
     medians = [statistics.median(v) for v in times.values()]
     result.update(errors=errors, seconds=sum(medians), ms=1000 * statistics.median(medians))
     result["counts"] = counts
