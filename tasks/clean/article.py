@@ -57,19 +57,17 @@ def clean_html(
 
 
 def _clean(html, url, entry, encoding, fetched_at, extra_tracking, sites) -> Article:
-    text = decode_html(html, encoding) if isinstance(html, (bytes, bytearray)) else html
+    text = decode_html(bytes(html), encoding) if isinstance(html, (bytes, bytearray)) else html
     if looks_binary(text or ""):
         raise NoContentError("not a text page: binary content", url=url)
-    soup = parse(text or "")
     host = host_of(url)
     rule = sites.rule_for(host) if sites is not None and host else None
-    if rule is not None:
-        rule.apply(soup)
-    index = walk(soup)
+    index = walk(parse(text or "", rule))
     meta = clean_meta.read_meta(index)
-    title = clean_meta.title_of(index, meta, clean_meta.source_of(meta, entry, host), host, entry)
-    forced = [t for t in rule.bodies(soup) if id(t) in index.nodes] if rule is not None else None
-    body = extract_body(index, title, LdBody.of(meta.ld.get("articleBody")), forced)
+    source = clean_meta.source_of(meta, entry, host)
+    title = clean_meta.title_of(index, meta, source, host, entry)
+    forced = [t for t in index.forced if id(t) in index.nodes] if rule is not None else None
+    body = extract_body(index, title, LdBody.of(meta.ld.get("articleBody")), forced, source)
     if len(body) < MIN_BODY_CHARS:
         raise NoContentError("no article body found", url=url)
     return build_article(
@@ -105,7 +103,7 @@ def build_article(
         updated_at=updated_at,
         source=source,
         section=clean_meta.section_of(meta, entry),
-        authors=clean_meta.authors_of(meta, entry),
+        authors=clean_meta.authors_of(meta, entry, source, host),
         language=clean_meta.language_of(index, meta, entry),
         summary=clean_meta.summary_of(meta, entry),
         tags=clean_meta.tags_of(index, meta, entry),

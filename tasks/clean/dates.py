@@ -19,9 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bs4 import Tag
-
-from tasks.clean.dom import PageIndex
+from tasks.clean.dom import PageIndex, Tag
 from tasks.clean.jsonld import text_value
 from tasks.clean.meta import Meta
 from tasks.formats import MAX_YEAR, MIN_YEAR, parse_date

@@ -15,9 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from bs4 import Tag
-
-from tasks.clean.dom import SOFT_TAGS, STRONG, PageIndex
+from tasks.clean.dom import SOFT_TAGS, STRONG, PageIndex, Tag
 
 LD_MIN_CHARS = 200  # a shorter articleBody is a description, not the story
 LD_AGREE = 0.5  # shingle F1 with articleBody for a container to "agree" with it
@@ -79,7 +77,7 @@ def agreeing(options: Iterable[Tag], index: PageIndex, ld: LdBody, render: Rende
     return best
 
 
-def is_protected(tag: Tag, index: PageIndex) -> bool:
+def is_protected(tag: Tag | None, index: PageIndex) -> bool:
     """Whether tag is (or sits in) an itemprop=articleBody container."""
     for _ in range(6):
         if tag is None or index.nodes.get(id(tag)) is None:
@@ -96,7 +94,7 @@ def _pruned_within(tags: list[Tag], index: PageIndex) -> Iterable[Tag]:
     while stack:
         tag = stack.pop()
         for child in tag.children:
-            if not isinstance(child, Tag):
+            if isinstance(child, str):
                 continue
             node = index.nodes.get(id(child))
             if node is None:

@@ -57,11 +57,14 @@ def _repaired_loads(text: str):
     text = text.strip().rstrip(";")
     try:
         return json.loads(text, strict=False)
+    except RecursionError:  # nested past the parser's stack: a bad hint costs only the hint
+        log.debug("JSON-LD block nested too deep, skipped")
+        return None
     except ValueError:
         pass
     try:
         return json.loads(_TRAILING_COMMA.sub(r"\1", _CONTROL.sub(" ", text)), strict=False)
-    except ValueError:
+    except (ValueError, RecursionError):
         log.debug("malformed JSON-LD block skipped")
         return None
 

@@ -18,13 +18,40 @@ from tasks.formats import absolute_http
 from tasks.models import FeedEntry
 
 _TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ", " « ", " » ", " / ")
-_BY = re.compile(r"^\s*(by|from|por|par|von|di|door|av)\s*[:\-]?\s+", re.IGNORECASE)
-_ROLE = re.compile(
-    r"\s*[,|\-–—]\s*(staff|senior|chief|special|contributing|political|foreign|news)?\s*"
-    r"(writer|reporter|correspondent|editor|columnist|contributor|journalist|photographer)"
-    r"\b.*$",
+_BY = re.compile(
+    r"^\s*((written|posted|reported|words|story|text|photos?|edited|compiled|published)\s+)?"
+    r"(by|from|por|par|von|di|door|av|autor|auteur|autore)\b\s*[:\-]?\s*",
     re.IGNORECASE,
 )
+_ROLE_WORDS = (
+    r"(staff|senior|chief|special|contributing|political|foreign|news|associate|managing|"
+    r"deputy|executive|assistant|sports|business|investigative|freelance|guest)?\s*"
+    r"(writer|reporter|correspondent|editor|columnist|contributor|journalist|photographer|"
+    r"producer|analyst|intern|redakteur|redakteurin|rédacteur|rédactrice|redactor|redactora|"
+    r"journaliste|periodista|giornalista)s?"
+)
+_ROLE = re.compile(
+    rf"\s*([,|\-–—/(]\s*|\s+(is|was)\s+(a|an|the)\s+.*?){_ROLE_WORDS}\b.*$", re.IGNORECASE
+)
+_ONLY_ROLE = re.compile(rf"^\W*(the\s+)?{_ROLE_WORDS}\W*$|^\W*staff\W*$", re.IGNORECASE)
+_MONTH = (
+    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?|janvier|février|mars|"
+    r"avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre|januar|februar|märz|"
+    r"juni|juli|oktober|dezember|enero|febrero|marzo|abril|mayo|junio|julio|agosto|"
+    r"septiembre|octubre|noviembre|diciembre"
+)
+# Where a date or time starts in a byline: "Published ...", "Updated ...", "12 March 2020",
+# "March 12, 2020", "2020-03-12", "12.03.2020", "3:45 PM", "2 hours ago". Cut from there.
+_DATE_TAIL = re.compile(
+    r"\s*[,|\-–—•·(]?\s*(\b(published|updated|posted|last updated|modified|veröffentlicht|"
+    r"aktualisiert|publié|mis à jour|publicado|actualizado|pubblicato|aggiornato)\b|"
+    rf"\bon\s+(\d|\b({_MONTH})\b|\w+day\b)|\b\d{{1,2}}(st|nd|rd|th)?\.?\s+({_MONTH})\b|"
+    rf"\b({_MONTH})\s+\d{{1,2}}\b|\b\d{{4}}-\d{{2}}-\d{{2}}|\b\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}\b|"
+    r"\b\d{1,2}:\d{2}\b|\b\d+\s+(minutes?|hours?|days?)\s+ago\b|\b(19|20)\d{2}\b).*$",
+    re.IGNORECASE,
+)
+_URL_OR_MAIL = re.compile(r"\S*(://|www\.|@)\S*", re.IGNORECASE)
+MAX_NAME_WORDS = 7  # a longer "name" is a sentence, not a person
 _AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&|\bund\b|\be\b|\by\b|\bet\b)\s*", re.IGNORECASE)
 _LANG = re.compile(r"^[a-zA-Z]{2,3}(?=$|[-_])")
 
@@ -70,7 +97,10 @@ def _same(a: str, b: str) -> bool:
 
 
 def strip_site(title: str, site: str | None, host: str) -> str:
-    """A headline without the site name before or after a separator."""
+    """A headline without the site name before or after a separator ("Site: headline"
+    only when the part before the colon is the site's name: headlines have colons too)."""
+    if site and title.lower().startswith(site.lower() + ": "):
+        return title[len(site) + 2 :].strip()
     for sep in _TITLE_SEPARATORS:
         if sep not in title:
             continue
@@ -129,16 +159,37 @@ def section_of(meta: Meta, entry: FeedEntry | None) -> str | None:
     )
 
 
-def clean_author(name: str) -> list[str]:
-    """People in one author string: "By", roles, URLs and e-mails removed; split on "and"."""
-    if "://" in name or name.startswith("www.") or "@" in name:
-        return []
-    name = _ROLE.sub("", _BY.sub("", " ".join(name.split())))
-    return [p.strip(" .,;:|") for p in _AUTHOR_SPLIT.split(name) if len(p.strip(" .,;:|")) > 1]
+def clean_author(name: str, site: str | None = None) -> list[str]:
+    """People in one author string: "By", roles, dates, URLs, e-mail addresses and the site's
+    own name removed; split on "and", commas and the like."""
+    name = _URL_OR_MAIL.sub(" ", " ".join(name.split()))
+    name = _ROLE.sub("", _DATE_TAIL.sub("", _BY.sub("", name)))
+    out = []
+    for part in _AUTHOR_SPLIT.split(name):
+        person = _BY.sub("", part.strip(" .,;:|-–—()[]")).strip(" .,;:|-–—()[]")
+        if _is_person(person, site):
+            out.append(person)
+    return out
 
 
-def authors_of(meta: Meta, entry: FeedEntry | None) -> tuple[str, ...]:
-    """JSON-LD author, meta author/byl/article:author, else the feed's authors; cleaned."""
+def _is_person(text: str, site: str | None) -> bool:
+    """Whether a cleaned part of a byline can be a person's (or agency's) name."""
+    if len(text) < 2 or not any(ch.isalpha() for ch in text) or any(ch.isdigit() for ch in text):
+        return False
+    if len(text.split()) > MAX_NAME_WORDS or _ONLY_ROLE.match(text):
+        return False
+    return not (site and _squash(text) == _squash(site))
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower().removeprefix("the "))
+
+
+def authors_of(
+    meta: Meta, entry: FeedEntry | None, site: str | None = None, host: str = ""
+) -> tuple[str, ...]:
+    """JSON-LD author, meta author/byl/article:author, else the feed's authors; cleaned.
+    site and host name the site, never an author."""
     raw = names(meta.ld.get("author"), meta.ids) or meta.all(
         "author", "byl", "article:author", "sailthru.author", "parsely-author"
     )
@@ -146,8 +197,9 @@ def authors_of(meta: Meta, entry: FeedEntry | None) -> tuple[str, ...]:
         raw = list(entry.authors)
     out: dict[str, str] = {}
     for item in raw:
-        for person in clean_author(item):
-            out.setdefault(person.lower(), person)
+        for person in clean_author(item, site):
+            if not (host and _looks_like_site(person, host)):
+                out.setdefault(person.lower(), person)
     return tuple(out.values())[:20]
 
 
@@ -213,7 +265,7 @@ def canonical_source(
     mainEntityOfPage that tasks.dedupe.choose_canonical accepts (same site, not the home
     page), else the fetched URL; normalized either way."""
     main = resolve(meta.ld.get("mainEntityOfPage"), meta.ids)
-    candidates = [href for rel, href in index.links if "canonical" in rel.split()]
+    candidates: list[str | None] = [h for rel, h in index.links if "canonical" in rel.split()]
     candidates += [meta.meta("og:url"), text_value(main)]
     try:
         fetched = canonical_url(url, extra_tracking)

@@ -1,12 +1,16 @@
 """`newsworker bench ...`: measured figures. `bench extract DIR` scores the cleaner (and peer
-extractors) on a folder of real pages; `bench seen` comes from worker.bench.seen,
-`bench dedupe` from worker.bench.dedupe.
+extractors) on a folder of real pages; `bench seen` comes from worker.bench.seen.
 
 The extraction metric is the public article-extraction benchmark's: text -> word tokens
 (\\w+) -> multiset of 4-token shingles (1-3 tokens make one shingle); per page tp/fp/fn from
 the multisets; precision averaged over pages with a prediction, recall over pages with a
 truth; F1 the harmonic mean of the two averages. DIR holds html/<id>.html.gz and
 ground-truth.json ({id: {"articleBody": ..., "url": ...}}).
+
+Dates are scored beside the body on a second folder (--dates, by default a ``dates-dev``
+folder next to DIR when there is one): html/<id>.html.gz and truth.json ({id: {"url": ...,
+"date": "YYYY-MM-DD"}}), htmldate's metric (right day = tp, wrong day = fp, none = fn).
+trafilatura's dates are htmldate's (the library it uses); readability finds none.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from worker.cli.common import CliError
 WORD = re.compile(r"\w+")
 SHINGLE = 4
 PEERS = {"trafilatura": "trafilatura_body", "readability": "readability_body"}
+DATE_PEERS = {"trafilatura": "htmldate_date"}  # the date extractor each peer uses
 
 
 def shingles(text: str | None) -> Counter:
@@ -120,34 +125,121 @@ def run(extract, pages: dict, passes: int) -> dict:
                 extract(html, url)
             times[key].append(time.perf_counter() - start)
     counts = {k: page_counts(pages[k][2], preds[k]) for k in pages}
-    result: dict[str, Any] = aggregate(list(counts.values()))
+    result: dict[str, Any] = dict(aggregate(list(counts.values())))
     medians = [statistics.median(v) for v in times.values()]
     result.update(errors=errors, seconds=sum(medians), ms=1000 * statistics.median(medians))
     result["counts"] = counts
     return result
 
 
+def load_dates(folder: Path) -> list[tuple[str, bytes, str]]:
+    """(url, html bytes, true day) of every page of a dates folder."""
+    truth_file = folder / "truth.json"
+    if not truth_file.is_file():
+        raise CliError(f"{folder}: no truth.json (expected html/*.html.gz beside it)")
+    truth = json.loads(truth_file.read_text("utf-8"))
+    pages = []
+    for key in sorted(truth):
+        path = folder / "html" / f"{key}.html.gz"
+        if path.is_file():
+            pages.append(
+                (truth[key].get("url", ""), gzip.decompress(path.read_bytes()), truth[key]["date"])
+            )
+    if not pages:
+        raise CliError(f"{folder}: no pages found under html/")
+    return pages
+
+
+def our_date(html: bytes, url: str) -> str | None:
+    """Our cleaner's publication day (None when it finds none or no article)."""
+    from tasks.clean import clean_html
+    from tasks.errors import NoContentError
+
+    try:
+        when = clean_html(html, url, fetched_at="1970-01-01T00:00:00+00:00").published_at
+    except NoContentError:
+        return None
+    return when[:10] if when else None
+
+
+def date_scores(find, pages: list[tuple[str, bytes, str]]) -> dict[str, float]:
+    """F, precision and recall of a date finder, and its median ms per page."""
+    tp = fp = fn = 0
+    times = []
+    for url, html, day in pages:
+        start = time.perf_counter()
+        try:
+            got = find(html, url)
+        except Exception:  # noqa: BLE001 - a peer that raises found no date
+            got = None
+        times.append(time.perf_counter() - start)
+        got = got[:10] if got else None
+        tp, fp, fn = tp + (got == day), fp + (got is not None and got != day), fn + (got is None)
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"f": f, "precision": p, "recall": r, "ms": 1000 * statistics.median(times)}
+
+
+def _date_finder(name: str):
+    if name == "newsworker":
+        return our_date
+    if name not in DATE_PEERS:
+        return None
+    from worker.bench import peers as bench_peers
+
+    try:
+        __import__("htmldate")
+    except ImportError:
+        return None
+    return getattr(bench_peers, DATE_PEERS[name])
+
+
+def _dates_folder(args) -> Path | None:
+    if args.dates is not None:
+        return Path(args.dates) if args.dates else None
+    sibling = Path(args.dir).resolve().parent / "dates-dev"
+    return sibling if (sibling / "truth.json").is_file() else None
+
+
 def cmd_extract(args) -> int:
-    """Score ours and the peers on DIR and print the table."""
+    """Score ours and the peers on DIR (and their dates on the dates folder); print the table."""
     pages = load_pages(Path(args.dir))
+    dates_dir = _dates_folder(args)
+    date_pages = load_dates(dates_dir) if dates_dir else []
     extractors = [("newsworker", ours)]
     for name in filter(None, (p.strip() for p in args.peers.split(","))):
         fn = peer(name)
         if fn:
             extractors.append((name, fn))
     results = [(name, run(fn, pages, args.passes)) for name, fn in extractors]
+    dates = {}
+    for name, _ in extractors:
+        find = _date_finder(name)
+        dates[name] = date_scores(find, date_pages) if find and date_pages else None
     print(f"{len(pages)} pages from {args.dir}")
+    if date_pages:
+        print(f"dates: {len(date_pages)} pages from {dates_dir}")
     print(
-        f"{'extractor':<14} {'F1':>6} {'prec':>6} {'recall':>6} {'err':>4} {'ms/page':>8} {'ratio':>6}"
+        f"{'extractor':<14} {'F1':>6} {'prec':>6} {'recall':>6} {'err':>4} {'ms/page':>8} "
+        f"{'ratio':>6}   {'date F':>6} {'prec':>6} {'recall':>6} {'ms/page':>8}"
     )
     base = results[0][1]["seconds"]
     for name, m in results:
         ratio = base / m["seconds"] if m["seconds"] else 0.0
+        d = dates[name]
+        when = (
+            f"{d['f']:6.3f} {d['precision']:6.3f} {d['recall']:6.3f} {d['ms']:8.1f}"
+            if d
+            else f"{'-':>6} {'-':>6} {'-':>6} {'-':>8}"
+        )
         print(
             f"{name:<14} {m['f1']:6.3f} {m['precision']:6.3f} {m['recall']:6.3f} "
-            f"{m['errors']:4d} {m['ms']:8.1f} {ratio:6.2f}"
+            f"{m['errors']:4d} {m['ms']:8.1f} {ratio:6.2f}   {when}"
         )
     print("ratio = newsworker's total time / the extractor's total time")
+    if date_pages:
+        print("dates of trafilatura = htmldate's (extensive search); '-' = the peer finds none")
     if args.worst:
         counts = results[0][1]["counts"]
         print(f"\nworst {args.worst} pages for newsworker:")
@@ -157,8 +249,8 @@ def cmd_extract(args) -> int:
 
 
 def register(sub) -> None:
-    """Add `bench extract`, `bench seen` and `bench dedupe`."""
-    bench = sub.add_parser("bench", help="benchmarks: extraction, seen index, dedupe")
+    """Add `bench extract` (and `bench seen` when worker.bench.seen exists)."""
+    bench = sub.add_parser("bench", help="benchmarks: extraction quality and speed, seen index")
     bench_sub = bench.add_subparsers(dest="bench_command", metavar="BENCH")
     extract = bench_sub.add_parser("extract", help="score the cleaner (and peers) on real pages")
     extract.add_argument("dir", help="folder with html/<id>.html.gz and ground-truth.json")
@@ -169,12 +261,16 @@ def register(sub) -> None:
     )
     extract.add_argument("--passes", type=int, default=3, help="timed passes (median per page)")
     extract.add_argument("--worst", type=int, default=0, help="list the N pages with lowest F1")
+    extract.add_argument(
+        "--dates",
+        default=None,
+        metavar="DATES_DIR",
+        help="pages with true publication days (html/, truth.json) scored beside the body; "
+        "default: a dates-dev folder next to DIR; '' for none",
+    )
     extract.set_defaults(func=cmd_extract)
     try:
         from worker.bench.seen import add_seen_parser
     except ImportError:
         return
     add_seen_parser(bench_sub)
-    from worker.bench.dedupe import add_dedupe_parser
-
-    add_dedupe_parser(bench_sub)
