@@ -40,7 +40,10 @@ class CeleryProcs:
         self.procs[name] = proc
         return proc
 
-    def start_worker(self, name: str = "worker", concurrency: int = 2) -> subprocess.Popen:
+    def start_worker(
+        self, name: str = "worker", concurrency: int = 2, pool: str = "prefork"
+    ) -> subprocess.Popen:
+        """A worker on all queues: ``concurrency`` pool processes (prefork) or threads."""
         node = f"{name}-{uuid.uuid4().hex[:6]}@%h"
         return self._spawn(
             name,
@@ -51,7 +54,7 @@ class CeleryProcs:
                 "-c",
                 str(concurrency),
                 "-P",
-                "prefork",
+                pool,
                 "-l",
                 "info",
                 "-n",

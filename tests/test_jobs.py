@@ -19,11 +19,11 @@ def test_backoff_doubles_with_jitter_and_is_capped():
 
 def test_countdowns_stay_under_the_visibility_timeout_and_the_cap():
     settings = load_settings({}, visibility_timeout=3600)
-    assert countdown(1e12, settings) == RETRY_CAP * 0.8  # a Retry-After of 30,000 years
+    assert countdown(1e12, settings) == RETRY_CAP * 0.5  # a Retry-After of 30,000 years
     assert countdown(10.0, settings) == 10.0
     assert countdown(0.0, settings) == 0.5
     short = load_settings({}, visibility_timeout=10)
-    assert countdown(600.0, short) == 8.0  # woken early, the task waits again: never run twice
+    assert countdown(600.0, short) == 5.0  # woken early, the task waits again: never run twice
 
 
 @pytest.fixture
