@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-extract bench-seen clean
+.PHONY: run test lint format bench bench-extract bench-seen bench-pipeline clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench-extract: $(VENV)/.bench
 
 bench-seen: $(STAMP)
 	$(BIN)/newsworker bench seen --private-server
+
+bench-pipeline: $(VENV)/.bench
+	$(BIN)/newsworker bench pipeline --pages-dir $(DATA)
 
 bench: bench-extract bench-seen
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.dedupe.fingerprint import bands, content_hash, hamming, near_dup_text, simhash
+from tasks.dedupe.fingerprint import (
+    bands,
+    content_hash,
+    hamming,
+    near_dup_text,
+    simhash,
+    simhash_reference,
+)
 from tasks.dedupe.urls import canonical_url, choose_canonical, entry_key, registrable_domain
 from tests.samples_dedupe import SAME_TEMPLATE_OTHER, SHORT_A, SHORT_B, WIRE, WIRE_SYNDICATED
 
@@ -156,6 +163,13 @@ def test_simhash_is_64_bit_and_stable():
     assert simhash(WIRE) == value
     assert hamming(value, value) == 0
     assert hamming(0, (1 << 64) - 1) == 64
+
+
+def test_simhash_counts_columns_as_the_textbook_loop_does():
+    texts = ["", "one", "two words", WIRE, WIRE.upper() + " extra words at the end", "x " * 500]
+    texts += [" ".join(f"w{i * j % 97}" for i in range(n)) for j, n in ((3, 40), (7, 400))]
+    for text in texts:
+        assert simhash(text) == simhash_reference(text), text[:40]
 
 
 def test_simhash_small_edit_is_close_and_other_story_is_far():

@@ -155,7 +155,7 @@ def cmd_extract(args) -> int:
 
 
 def register(sub) -> None:
-    """Add `bench extract` (and `bench seen` when worker.bench.seen exists)."""
+    """Add `bench extract`, `bench pipeline` (and `bench seen` when worker.bench.seen exists)."""
     bench = sub.add_parser("bench", help="benchmarks: extraction quality and speed, seen index")
     bench_sub = bench.add_subparsers(dest="bench_command", metavar="BENCH")
     extract = bench_sub.add_parser("extract", help="score the cleaner (and peers) on real pages")
@@ -168,6 +168,9 @@ def register(sub) -> None:
     extract.add_argument("--passes", type=int, default=3, help="timed passes (median per page)")
     extract.add_argument("--worst", type=int, default=0, help="list the N pages with lowest F1")
     extract.set_defaults(func=cmd_extract)
+    from worker.bench.pipeline import add_pipeline_parser
+
+    add_pipeline_parser(bench_sub)
     try:
         from worker.bench.seen import add_seen_parser
     except ImportError:
