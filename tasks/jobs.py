@@ -138,8 +138,12 @@ def ingest_entry(
             max_retries=None,
         )
     if isinstance(step, entry_life.Store):
-        store_article.delay(step.article.to_dict(), entry.key, run_id, step.token)
-        return Outcome.STORED.value
+        try:  # stored here: one task per entry, not two (docs/engine.md has the figures)
+            return save(r, step.article, entry.key, step.token, run_id)
+        except Exception as exc:  # noqa: BLE001 - the store task retries it with back-off
+            log.warning("store failed, handed to news.store_article id=%s: %s", entry.key, exc)
+            store_article.delay(step.article.to_dict(), entry.key, run_id, step.token)
+            return Outcome.STORED.value
     count(r, entry.feed_id, step.outcome.value)
     progress(r, run_id, step.outcome.value)
     return step.outcome.value
@@ -162,10 +166,8 @@ def store_article(
     back-off, then the article goes to the failed list (retry-failed resends it)."""
     r = task_services.current()
     article = Article.from_dict(article_data)
-    now = time.time()
     try:
-        with STORE_LOCK:  # one connection per process: one transaction at a time
-            outcome = r.store.upsert(article, iso_time(now))
+        return save(r, article, entry_key, lease, run_id)
     except Exception as exc:  # noqa: BLE001 - any store failure is retried, then recorded
         tries = self.request.retries
         log.warning(
@@ -181,6 +183,14 @@ def store_article(
                 countdown=countdown(backoff(tries, 5.0), r.settings), max_retries=None
             ) from None
         return record_store_failure(r, article, entry_key, exc, run_id)
+
+
+def save(r: Resources, article: Article, entry_key: str | None, lease, run_id) -> str:
+    """Upsert the article, then end its entry's life (seen, lease given up) and count it;
+    raises when the store fails (nothing marked)."""
+    now = time.time()
+    with STORE_LOCK:  # one connection per process: one transaction at a time
+        outcome = r.store.upsert(article, iso_time(now))
     entry_life.stored(services(r), article, entry_key, lease, now)
     label = Outcome.DUPLICATE.value if article.duplicate_of else outcome.value
     count(r, article.feed_id, label)

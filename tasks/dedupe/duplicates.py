@@ -7,6 +7,7 @@ This module does no HTTP and holds no clients of its own: the Redis client is pa
 from __future__ import annotations
 
 import logging
+import threading
 
 from tasks.dedupe.fingerprint import bands, content_hash, near_dup_text, simhash, words
 from tasks.models import Article
@@ -15,6 +16,7 @@ from tasks.rediskeys import Keys
 log = logging.getLogger(__name__)
 
 NEAR_DUP_MIN_WORDS = 80  # shorter bodies are never matched as near-duplicates (templates)
+RECENT = 64  # fingerprints kept per process (an I/O pool has that many articles in flight)
 CLAIM_TTL = 3600  # seconds find()'s claim on a new body (and its bands) lasts until remember()
 
 # find(), atomically (two copies arriving at the same moment: one script runs first, so the
@@ -100,6 +102,8 @@ class DuplicateIndex:
         self.band_count = distance + 1
         self._find = redis.register_script(FIND_LUA)
         self._remember = redis.register_script(REMEMBER_LUA)
+        self._recent: dict[tuple[str, str], int | None] = {}  # (id, body) -> SimHash
+        self._recent_lock = threading.Lock()
 
     def _content_key(self, article: Article) -> str:
         return self.keys.content(article.content_hash or content_hash(article.body))
@@ -108,9 +112,18 @@ class DuplicateIndex:
         return [self.keys.simhash_band(i, b) for i, b in enumerate(bands(value, self.band_count))]
 
     def _fingerprint(self, article: Article) -> int | None:
-        """The SimHash of a body long enough for near-dup matching, else None."""
+        """The SimHash of a body long enough for near-dup matching, else None. Kept for the
+        last few articles: remember() after the store needs the value find() computed."""
+        key = (article.id, article.body)
+        if key in self._recent:
+            return self._recent[key]
         text = near_dup_text(article.body)
-        return simhash(text) if len(words(text)) >= self.min_words else None
+        value = simhash(text) if len(words(text)) >= self.min_words else None
+        with self._recent_lock:  # the threads of an I/O pool share the index
+            if len(self._recent) >= RECENT:
+                self._recent.pop(next(iter(self._recent)))
+            self._recent[key] = value
+        return value
 
     def find(self, article: Article, now: float) -> str | None:
         """Id of an earlier article with the same body or a near-identical one; None when new

@@ -181,26 +181,26 @@ def serve(web: Web, hosts: int) -> Iterator[Web]:
 # --- contender 3: the cleaner alone (the bound) -----------------------------------------
 
 
-def _clean_one(job: tuple[str, str]) -> int:
+def _clean_one(job: tuple[str, str]) -> float:
+    """Clean one page; the CPU seconds it took."""
     from tasks.clean import clean_html
     from tasks.errors import NoContentError
 
-    try:
+    start = time.process_time()
+    with contextlib.suppress(NoContentError):
         clean_html(job[0], job[1], fetched_at="2026-12-01T00:00:00+00:00")
-    except NoContentError:
-        return 0
-    return 1
+    return time.process_time() - start
 
 
-def cleaner_bound(web: Web, processes: int) -> float:
-    """Articles/s of the cleaner alone on ``processes`` cores, pages in memory."""
+def cleaner_bound(web: Web, processes: int) -> tuple[float, float]:
+    """(articles/s, CPU s per article) of the cleaner alone on ``processes`` cores."""
     jobs = [(p.html, web.url(p.host, p.path)) for p in web.pages]
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(processes) as pool:
         pool.map(_clean_one, jobs[: processes * 2])  # warm: imports, lxml
         start = time.perf_counter()
-        pool.map(_clean_one, jobs, chunksize=4)
-        return len(jobs) / (time.perf_counter() - start)
+        cpu = sum(pool.map(_clean_one, jobs, chunksize=4))
+        return len(jobs) / (time.perf_counter() - start), cpu / len(jobs)
 
 
 # --- contender 2: the thread-pool script --------------------------------------------------
@@ -307,7 +307,7 @@ class ServiceRun:
     stored: int = 0
     peak_rss_mb: float = 0.0
     processes: int = 0
-    cpu: float = 0.0  # CPU seconds of the workers (all their processes)
+    cpu: float = 0.0  # CPU seconds of the workers from the first request to the last store
     redis_per_1000_mb: float = 0.0  # the service's keys (MEMORY USAGE), per 1,000 stored
     redis_used_mb: float = 0.0  # the server's used_memory growth over the run
 
@@ -334,6 +334,7 @@ def service_env(args, web: Web, folder: Path, redis_url: str) -> dict[str, str]:
         "NEWS_WORKER_POOL": args.pool,
         "NEWS_WORKER_CONCURRENCY": str(args.processes),
         "NEWS_WORKER_THREADS": str(args.threads),
+        "NEWS_TASK_EVENTS": "0" if args.no_events else "1",
     }
 
 
@@ -377,13 +378,16 @@ def watch(args, web, settings, procs, client, base_memory: int, start: float) ->
     store = open_store(settings.store_url)
     try:
         deadline = time.monotonic() + args.timeout
+        cpu_at_start = None  # the workers' CPU when the first request arrives (imports done)
         while time.monotonic() < deadline:
             pids = [p for w in workers for p in family(w)]
+            if cpu_at_start is None and web.first_hit() is not None:
+                cpu_at_start = sum(map(cpu_seconds, pids))
             result.processes = max(result.processes, len(pids))
             result.peak_rss_mb = max(result.peak_rss_mb, sum(map(rss_kb, pids)) / 1024)
             result.stored = store.count()
             if result.stored >= want:
-                result.cpu = sum(map(cpu_seconds, pids))
+                result.cpu = sum(map(cpu_seconds, pids)) - (cpu_at_start or 0.0)
                 break
             for name, proc in procs:
                 if proc.poll() is not None:
@@ -421,11 +425,17 @@ def run(args) -> int:
     )
     with serve(web, args.hosts), tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         contenders = {c.strip() for c in args.contenders.split(",")}
-        bound = cleaner_bound(web, cores) if "cleaner" in contenders else 0.0
+        bound, clean_cpu = cleaner_bound(web, cores) if "cleaner" in contenders else (0.0, 0.0)
         script = thread_script(web, args.script_threads) if "script" in contenders else 0.0
         web.hits.clear()
         service = run_service(args, web, Path(tmp)) if "service" in contenders else None
     print_table(args, cores, service, script, bound)
+    if service and clean_cpu:
+        per = service.cpu / max(service.stored, 1)
+        print(
+            f"CPU per article: cleaner alone {1000 * clean_cpu:.0f} ms, service {1000 * per:.0f} "
+            f"ms: the service can reach {100 * clean_cpu / per:.0f} % of the bound when CPU-bound"
+        )
     print(f"load after: {load_avg()}")
     return 0
 
@@ -474,6 +484,7 @@ def add_pipeline_parser(bench_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--pool", choices=("threads", "prefork"), default="threads")
     p.add_argument("--processes", type=int, default=2, help="NEWS_WORKER_CONCURRENCY")
     p.add_argument("--threads", type=int, default=16, help="NEWS_WORKER_THREADS")
+    p.add_argument("--no-events", action="store_true", help="NEWS_TASK_EVENTS=0 for the run")
     p.add_argument("--script-threads", type=int, default=16)
     p.add_argument("--contenders", default="service,script,cleaner")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds for the service")
