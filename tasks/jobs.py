@@ -123,7 +123,8 @@ def ingest_entry(
     not_before: float | None = None,
     slot: bool = False,
 ) -> str:
-    """One try of one entry (tasks.ingest.entry.run); the article goes to `news.store_article`."""
+    """One try of one entry (tasks.ingest.entry.run); its article is stored here, or by
+    `news.store_article` (with retries) when that store fails."""
     r = task_services.current()
     entry = FeedEntry.from_dict(entry_data)
     delivery = entry_life.Delivery(entry, run_id, failures, not_before, slot)
@@ -142,6 +143,7 @@ def ingest_entry(
             return save(r, step.article, entry.key, step.token, run_id)
         except Exception as exc:  # noqa: BLE001 - the store task retries it with back-off
             log.warning("store failed, handed to news.store_article id=%s: %s", entry.key, exc)
+            entry_life.hand_over(services(r), entry.key, step.token)
             store_article.delay(step.article.to_dict(), entry.key, run_id, step.token)
             return Outcome.STORED.value
     count(r, entry.feed_id, step.outcome.value)

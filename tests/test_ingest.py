@@ -82,7 +82,7 @@ def test_a_page_becomes_an_article_ready_to_store(make_services, http_server):
     assert isinstance(step, Store) and step.token
     assert step.article.title == story.title and step.article.body == story.body
     assert step.article.feed_id == "f" and step.article.entry_id == "g-1"
-    assert svc.leases.take(entry.key) is None  # handed to the store with the article
+    assert svc.leases.take(entry.key) is None  # still ours until the article is stored
     stored(svc, step.article, entry.key, step.token, time.time())
     assert svc.seen.is_seen(entry.key, time.time())
     assert svc.leases.take(entry.key)  # given up by the store

@@ -14,12 +14,13 @@ on the failed list.
         failed for good / out of retries
                                 -> the feed's own content, else failed (seen, failed list)
       content dedupe            -> Store(article) | Done(dropped_duplicate), seen
-    stored(article)                             # news.store_article, after the upsert
+    stored(article)                             # after the upsert (either task)
       remember its content, mark seen, give up the lease
 
 The lease is held from the first step to the store: renewed by this process's heartbeat
-(tasks.dedupe.seen.Leases), so it outlives a killed holder by at most NEWS_LEASE_TTL, and
-handed to the store task with the article. This module returns steps; the Celery shells in
+(tasks.dedupe.seen.Leases), so it outlives a killed holder by at most NEWS_LEASE_TTL. The
+article is stored by the same task; only when that store fails is the lease handed over
+(hand_over) to news.store_article with the article. This module returns steps; the Celery shells in
 tasks.jobs turn them into retries, store tasks and counters. It never imports Celery.
 """
 
@@ -148,14 +149,13 @@ def run(d: Delivery, svc: EntryServices, now: float) -> Step:
         if token is None:  # another run has it: look again when its lease ends or lapses
             wait = min(svc.leases.ttl, svc.leases.remaining(d.entry.key) + 0.5)
             return Again(wait, later(d, wait, now))
-        step = Done(Outcome.FAILED)
+        step: Step = Done(Outcome.FAILED)
         try:
             step = attempt(d, svc, now)
         finally:
-            if isinstance(step, Store):
-                svc.leases.hand_over(d.entry.key, token, svc.store_handover)
-            else:
+            if not isinstance(step, Store):
                 svc.leases.give_up(d.entry.key, token)
+        # Store: the lease stays ours (renewed) until stored() or hand_over() ends it
         return replace(step, token=token) if isinstance(step, Store) else step
 
 
@@ -289,6 +289,14 @@ def stored(svc: EntryServices, article: Article, entry_key: str | None, token, n
     if entry_key:
         svc.seen.mark_seen(entry_key, now)
         svc.leases.give_up(entry_key, token)
+
+
+def hand_over(svc: EntryServices, entry_key: str, token: str | None) -> None:
+    """The store is left to another task (news.store_article): the lease stops being
+    renewed here and lasts NEWS_VISIBILITY_TIMEOUT + NEWS_LEASE_TTL, time for that task to be
+    delivered (again, if its worker dies) and give it up in stored()."""
+    if token:
+        svc.leases.hand_over(entry_key, token, svc.store_handover)
 
 
 def fail(svc: EntryServices, entry: FeedEntry, exc: IngestError | None, now: float) -> Done:
