@@ -236,9 +236,6 @@ class Settings:
     worker_threads: int = _setting(
         16, _int(1, 1024), "Tasks in flight per worker process with NEWS_WORKER_POOL=threads."
     )
-    task_events: bool = _setting(
-        True, _bool, "Workers send task events (Flower's task view); off saves CPU on every task."
-    )
     flower_address: str = _setting("127.0.0.1", _text, "Flower listens here.")
     flower_port: int = _setting(5555, _int(0, 65535), "Flower's port; 0 turns Flower off.")
     flower_basic_auth: str | None = _setting(

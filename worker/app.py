@@ -76,9 +76,8 @@ def configure(settings: Settings) -> Celery:
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="feeds",
         task_routes=ROUTES,
-        # Flower sees tasks from the moment they are sent; the events cost CPU on every task
-        task_send_sent_event=settings.task_events,
-        worker_send_task_events=settings.task_events,
+        task_send_sent_event=True,  # Flower sees tasks from the moment they are sent
+        worker_send_task_events=True,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options=transport_options(settings),

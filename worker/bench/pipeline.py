@@ -334,7 +334,6 @@ def service_env(args, web: Web, folder: Path, redis_url: str) -> dict[str, str]:
         "NEWS_WORKER_POOL": args.pool,
         "NEWS_WORKER_CONCURRENCY": str(args.processes),
         "NEWS_WORKER_THREADS": str(args.threads),
-        "NEWS_TASK_EVENTS": "0" if args.no_events else "1",
     }
 
 
@@ -492,7 +491,6 @@ def add_pipeline_parser(bench_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--pool", choices=("threads", "prefork"), default="threads")
     p.add_argument("--processes", type=int, default=2, help="NEWS_WORKER_CONCURRENCY")
     p.add_argument("--threads", type=int, default=16, help="NEWS_WORKER_THREADS")
-    p.add_argument("--no-events", action="store_true", help="NEWS_TASK_EVENTS=0 for the run")
     p.add_argument("--script-threads", type=int, default=16)
     p.add_argument("--contenders", default="service,script,cleaner")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds for the service")
