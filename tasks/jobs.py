@@ -128,7 +128,18 @@ def ingest_entry(
     r = task_services.current()
     entry = FeedEntry.from_dict(entry_data)
     delivery = entry_life.Delivery(entry, run_id, failures, not_before, slot)
-    step = entry_life.run(delivery, services(r), time.time())
+    try:
+        step = entry_life.run(delivery, services(r), time.time())
+    except Exception:  # Redis lost mid-way, a bug: nothing is marked seen, so try again later
+        log.exception(
+            "ingest crashed feed=%s url=%s entry=%s", entry.feed_id, entry.link, entry.key
+        )
+        if failures >= r.settings.fetch_retries:
+            raise  # recorded by Celery; the entry is still unseen, so the next poll brings it
+        wait = backoff(failures, r.settings.fetch_retry_backoff)
+        step = entry_life.Again(
+            wait, entry_life.later(delivery, wait, time.time(), failures=failures + 1)
+        )
     if isinstance(step, entry_life.Again):
         if step.label:
             count(r, entry.feed_id, step.label)

@@ -51,3 +51,14 @@ def test_an_entry_that_keeps_killing_its_worker_is_given_up(worker_resources, re
     assert record["entry"]["key"] == "poison"
     assert record["error"]["message"] == f"killed its worker {MAX_CRASHES} times"
     assert not redis_client.exists(keys.crashes("poison"))
+
+
+def test_a_dead_workers_messages_come_back_within_vt_and_two_scans():
+    from worker.app import transport_options
+
+    for vt, scan in ((30, 3), (8, 1), (3600, 5)):
+        options = transport_options(load_settings({}, visibility_timeout=vt))
+        assert options["visibility_timeout"] == vt
+        assert options["unacked_restore_interval"] == scan
+        assert options["unacked_restore_throttle"] == 1
+        assert options["unacked_mutex_expire"] == max(2, scan)  # not kombu's 300 s

@@ -41,13 +41,23 @@ def beat_schedule(settings: Settings) -> dict:
 def transport_options(settings: Settings) -> dict:
     """Redis transport: messages of a dead worker come back after the visibility timeout; the
     scan for them runs every eighth of it (at most 5 s), not kombu's default ~100 s. So an
-    entry held by a worker that died is delivered again within vt + vt/8 (docs/engine.md)."""
+    entry held by a worker that died is delivered again within vt + 2 scan intervals
+    (docs/engine.md)."""
     vt = settings.visibility_timeout
     return {
         "visibility_timeout": vt,
         "unacked_restore_interval": restore_interval(settings),
         "unacked_restore_throttle": 1,
+        # The scan runs under a Redis mutex; a worker killed inside the scan leaves it held
+        # for its expiry (kombu: 300 s), and no one restores anything meanwhile. Seen in the
+        # kill tests under load. A scan takes milliseconds.
+        "unacked_mutex_expire": restore_mutex_expire(settings),
     }
+
+
+def restore_mutex_expire(settings: Settings) -> int:
+    """Seconds the restore scan's mutex outlives a worker killed while holding it."""
+    return max(2, restore_interval(settings))
 
 
 def restore_interval(settings: Settings) -> int:
