@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-extract bench-seen bench-dedupe clean
+.PHONY: run test lint format bench bench-extract bench-seen bench-dedupe bench-pipeline clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench-seen: $(STAMP)
 
 bench-dedupe: $(STAMP)
 	$(BIN)/newsworker bench dedupe $(DATA) --private-server
+
+bench-pipeline: $(VENV)/.bench
+	$(BIN)/newsworker bench pipeline --pages-dir $(DATA)
 
 bench: bench-extract bench-seen bench-dedupe
 

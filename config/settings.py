@@ -284,7 +284,11 @@ class Settings:
     beat_tick: float = _setting(5.0, _float(0.5, 3600), "How often beat looks for due feeds, s.")
     # Dedupe
     seen_ttl: int = _setting(90 * DAY, _int(60, 3650 * DAY), "How long an entry stays seen, s.")
-    lease_ttl: int = _setting(600, _int(5, DAY), "Lease on an entry being ingested, seconds.")
+    lease_ttl: int = _setting(
+        15,
+        _int(5, DAY),
+        "Lease on an entry in flight, s; renewed every quarter of it while its holder lives.",
+    )
     neardup_ttl: int = _setting(
         30 * DAY, _int(60, 3650 * DAY), "How long near-duplicate fingerprints are kept, s."
     )
@@ -299,12 +303,20 @@ class Settings:
     )
     # Service
     visibility_timeout: int = _setting(
-        3600,
+        30,
         _int(5, 7 * DAY),
         "Seconds before a task taken by a worker that died is handed to another (Redis broker).",
     )
     worker_concurrency: int = _setting(
-        2, _int(1, 512), "Worker processes started by `newsworker run`."
+        2, _int(1, 512), "Worker processes started by `newsworker run` (one per core)."
+    )
+    worker_pool: str = _setting(
+        "threads",
+        _choice("threads", "prefork"),
+        "threads: each worker process runs NEWS_WORKER_THREADS tasks at once; prefork: one.",
+    )
+    worker_threads: int = _setting(
+        16, _int(1, 1024), "Tasks in flight per worker process with NEWS_WORKER_POOL=threads."
     )
     flower_address: str = _setting("127.0.0.1", _text, "Flower listens here.")
     flower_port: int = _setting(5555, _int(0, 65535), "Flower's port; 0 turns Flower off.")

@@ -1,5 +1,6 @@
 """The Celery tasks, and only them: thin shells that take clients from tasks.services, call
 the stage functions, and turn their results into follow-up tasks, retries and counters.
+An entry's life (lease, seen mark, retries, fallback, failed list) is tasks.ingest.entry.
 
 Every task is idempotent (acks_late): an entry becomes "seen" only after its article is
 committed, so a worker killed at any point loses nothing.
@@ -9,17 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-import random
+import threading
 import time
-from contextlib import contextmanager
 
 from celery import shared_task
 
 from tasks import metrics
 from tasks import services as task_services
-from tasks.errors import HostBusy, IngestError, TransientError
 from tasks.formats import host_of, iso_time
-from tasks.ingest import stage as ingest_stage
+from tasks.ingest import entry as entry_life
+from tasks.ingest.entry import MAX_CRASHES, RETRY_CAP, backoff  # noqa: F401 - re-exported
 from tasks.ingest.progress import RecrawlProgress
 from tasks.models import Article, FeedEntry, Outcome
 from tasks.poll import stage as poll
@@ -27,16 +27,9 @@ from tasks.services import Resources
 
 log = logging.getLogger(__name__)
 
-RETRY_CAP = 3600.0  # seconds: the longest back-off between two tries of one page
-
-
-def backoff(retries: int, base: float, rng: random.Random | None = None) -> float:
-    """Exponential back-off (base, 2 base, 4 base, ...) with jitter between half and all of it."""
-    step = min(RETRY_CAP, base * 2**retries)
-    return step * (0.5 + (rng or random).random() / 2)
-
 
 def count(r: Resources, feed_id: str | None, outcome: str) -> None:
+    """The one helper that writes a feed's outcome counters (tasks.metrics)."""
     if feed_id:
         metrics.count(r.redis, r.keys, feed_id, outcome, time.time())
 
@@ -55,8 +48,8 @@ def progress(r: Resources, run_id: str | None, outcome: str) -> None:
 def poll_due_feeds() -> int:
     """The beat tick: claim the feeds whose time has come, one poll task each."""
     r = task_services.current()
-    metrics.beat_tick(r.redis, r.keys, time.time())
     due = poll.tick(r.registry, r.settings.feeds_file, time.time())
+    metrics.beat_tick(r.redis, r.keys, time.time())
     for feed_id in due:
         poll_feed.delay(feed_id)
     return len(due)
@@ -97,14 +90,19 @@ def enqueue_entries(r: Resources, entries: list[FeedEntry], run_id: str | None) 
         ingest_entry.delay(entry.to_dict(), run_id)
 
 
-def services(r: Resources) -> ingest_stage.IngestServices:
+def services(r: Resources) -> entry_life.EntryServices:
     s = r.settings
-    return ingest_stage.IngestServices(
+    return entry_life.EntryServices(
+        redis=r.redis,
+        keys=r.keys,
         http=r.http,
         politeness=r.politeness,
         seen=r.seen,
+        leases=r.leases,
         duplicates=r.duplicates,
-        lease_ttl=s.lease_ttl,
+        fetch_retries=s.fetch_retries,
+        retry_backoff=s.fetch_retry_backoff,
+        store_handover=float(s.visibility_timeout + s.lease_ttl),
         keep_duplicates=s.duplicates == "keep",
         extra_tracking=s.tracking_params,
         sites=r.sites,
@@ -112,10 +110,11 @@ def services(r: Resources) -> ingest_stage.IngestServices:
 
 
 def countdown(seconds: float, settings) -> float:
-    """A delay Celery can hold safely: at least 0.5 s, at most RETRY_CAP and 80 % of the
+    """A delay Celery can hold safely: at least 0.5 s, at most RETRY_CAP and half the
     visibility timeout (the Redis broker hands a message held longer than that to another
-    worker, and the task would then run twice)."""
-    return max(0.5, min(seconds, RETRY_CAP, 0.8 * settings.visibility_timeout))
+    worker, and the task would then run twice). A task woken early waits again
+    (Delivery.not_before)."""
+    return max(0.5, min(seconds, RETRY_CAP, 0.5 * settings.visibility_timeout))
 
 
 @shared_task(bind=True, name="news.ingest_entry", ignore_result=True, max_retries=None)
@@ -124,144 +123,67 @@ def ingest_entry(
     entry_data: dict,
     run_id: str | None = None,
     failures: int = 0,
+    not_before: float | None = None,
+    slot: bool = False,
     slot_at: float | None = None,
 ) -> str:
-    """Fetch and clean one entry's page, then hand the article to `news.store_article`.
-    ``failures``: transient failures so far; ``slot_at`` is ignored (messages of older
-    workers carry it; no request slot is booked ahead any more)."""
+    """One try of one entry (tasks.ingest.entry.run); its article goes to
+    `news.store_article` with the entry's lease. ``slot`` and ``slot_at`` are ignored:
+    messages of older workers carry them (no request slot is booked ahead any more)."""
     r = task_services.current()
     entry = FeedEntry.from_dict(entry_data)
-    now = time.time()
-    again = {"entry_data": entry_data, "run_id": run_id, "failures": failures}
-    with crash_guard(r, entry) as crashed_before:
-        if crashed_before:
-            return record_failure(r, entry, crashed_before, run_id)
-        return ingest_once(self, r, entry, now, again)
-
-
-MAX_CRASHES = 3  # runs of one entry that killed their worker process before it is given up
-
-
-@contextmanager
-def crash_guard(r: Resources, entry: FeedEntry):
-    """Count runs of this entry that never ended: a page that kills the worker (out of memory,
-    a crash in a C library) comes back at once (reject on worker lost) and would loop forever.
-    Yields an error once it has done so MAX_CRASHES times, else None."""
-    key = r.keys.crashes(entry.key)
-    pipe = r.redis.pipeline(transaction=False)
-    pipe.incr(key)
-    pipe.expire(key, 86_400)
-    runs = pipe.execute()[0]
+    delivery = entry_life.Delivery(entry, run_id, failures, not_before)
     try:
-        yield (
-            IngestError(f"killed its worker {runs - 1} times", url=entry.link)
-            if runs > MAX_CRASHES
-            else None
-        )
-    finally:
-        r.redis.delete(key)  # not reached when the process dies
-
-
-def ingest_once(task, r: Resources, entry: FeedEntry, now: float, again: dict) -> str:
-    run_id = again["run_id"]
-    try:
-        result = ingest_stage.ingest(entry, services(r), now)
-    except HostBusy as exc:  # not a failure: come back when the host has a token again
-        metrics.deferral(r.redis, r.keys, host_of(entry.link or ""))
-        raise defer(task, r, again, exc.retry_after or 1.0) from None
-    except IngestError as exc:  # transient (permanent ones are outcomes)
-        return retry_or_give_up(task, r, entry, exc, again)
-    except Exception as exc:  # a bug, a lost Redis, a soft time limit: retried, then recorded
+        step = entry_life.run(delivery, services(r), time.time())
+    except Exception:  # Redis lost mid-way, a bug: nothing is marked seen, so try again later
         log.exception(
             "ingest crashed feed=%s url=%s entry=%s", entry.feed_id, entry.link, entry.key
         )
-        crash = TransientError(f"{type(exc).__name__}: {exc}", url=entry.link)
-        return retry_or_give_up(task, r, entry, crash, again)
-    if result.outcome is Outcome.LEASED:  # another worker has it; check again after its lease
-        raise defer(task, r, again, min(result.retry_in or 30.0, 60.0))
-    return finish(r, entry, result, run_id)
+        if failures >= r.settings.fetch_retries:
+            raise  # recorded by Celery; the entry is still unseen, so the next poll brings it
+        wait = backoff(failures, r.settings.fetch_retry_backoff)
+        step = entry_life.Again(
+            wait, entry_life.later(delivery, wait, time.time(), failures=failures + 1)
+        )
+    if isinstance(step, entry_life.Again):
+        if step.label:
+            count(r, entry.feed_id, step.label)
+        if step.busy:
+            metrics.deferral(r.redis, r.keys, host_of(entry.link or ""))
+        raise self.retry(
+            args=(),
+            kwargs=step.delivery.to_kwargs(),
+            countdown=countdown(step.delay, r.settings),
+            max_retries=None,
+        )
+    if isinstance(step, entry_life.Store):  # the storage task saves it, on its own queue
+        entry_life.hand_over(services(r), entry.key, step.token)
+        store_article.delay(step.article.to_dict(), entry.key, run_id, step.token)
+        return Outcome.STORED.value
+    count(r, entry.feed_id, step.outcome.value)
+    progress(r, run_id, step.outcome.value)
+    return step.outcome.value
 
 
-def defer(task, r: Resources, kwargs: dict, seconds: float):
-    """The retry that runs the task again in ``seconds`` (safely clamped) with ``kwargs``."""
-    return task.retry(
-        args=(), kwargs=kwargs, countdown=countdown(seconds, r.settings), max_retries=None
-    )
-
-
-def retry_or_give_up(task, r: Resources, entry: FeedEntry, exc: IngestError, again: dict) -> str:
-    """Retry a transient failure with back-off, NEWS_FETCH_RETRIES times; then fall back to the
-    feed's own content, or record the entry as failed."""
-    failures, run_id = again["failures"], again["run_id"]
-    log.warning(
-        "transient failure (%s, try %d) feed=%s url=%s entry=%s: %s",
-        exc.kind,
-        failures + 1,
-        entry.feed_id,
-        entry.link,
-        entry.key,
-        exc,
-    )
-    count(r, entry.feed_id, f"error_{exc.kind}")
-    if failures < r.settings.fetch_retries:
-        wait = max(backoff(failures, r.settings.fetch_retry_backoff), exc.retry_after or 0.0)
-        raise defer(task, r, {**again, "failures": failures + 1}, wait) from None
-    article = ingest_stage.fallback_after_retries(entry, time.time())
-    if article is None:
-        return record_failure(r, entry, exc, run_id)
-    store_article.delay(article.to_dict(), entry.key, run_id)
-    return Outcome.STORED.value
-
-
-def finish(r: Resources, entry: FeedEntry, result: ingest_stage.IngestResult, run_id) -> str:
-    outcome = result.outcome
-    if result.article is not None:
-        store_article.delay(result.article.to_dict(), entry.key, run_id)
-        return outcome.value
-    if outcome is Outcome.FAILED:
-        return record_failure(r, entry, result.error, run_id)
-    count(r, entry.feed_id, outcome.value)
-    progress(r, run_id, outcome.value)
-    return outcome.value
-
-
-def record_failure(r: Resources, entry: FeedEntry, exc: IngestError | None, run_id) -> str:
-    """Nothing could be built: keep the entry in the failed list (for retry-failed), log it."""
-    now = time.time()
-    error = exc.to_dict() if exc else {"kind": "error", "message": "unknown"}
-    record = {"entry": entry.to_dict(), "error": error, "at": iso_time(now)}
-    r.redis.rpush(r.keys.failed, json.dumps(record, ensure_ascii=False))
-    r.seen.mark_seen(entry.key, now)  # not fetched again on every poll; retry-failed re-sends it
-    r.seen.release(entry.key)
-    count(r, entry.feed_id, "failed")
-    progress(r, run_id, "failed")
-    log.error(
-        "entry failed (%s) feed=%s url=%s entry=%s: %s",
-        error["kind"],
-        entry.feed_id,
-        entry.link,
-        entry.key,
-        error["message"],
-    )
-    return Outcome.FAILED.value
-
-
-STORE_RETRIES = (
-    20  # tries of one upsert (back-off 5 s doubling, at most RETRY_CAP) before it is recorded
-)
+STORE_RETRIES = 20  # tries of one upsert (back-off 5 s doubling, capped) before it is recorded
+STORE_LOCK = threading.Lock()  # the threads of an I/O pool share the process's store
 
 
 @shared_task(bind=True, name="news.store_article", ignore_result=True, max_retries=None)
 def store_article(
-    self, article_data: dict, entry_key: str | None = None, run_id: str | None = None
+    self,
+    article_data: dict,
+    entry_key: str | None = None,
+    run_id: str | None = None,
+    lease: str | None = None,
 ) -> str:
-    """Upsert one article; only then is its entry marked seen. A store that keeps failing is
-    retried with back-off, then the article goes to the failed list (retry-failed resends it)."""
+    """Upsert one article; only then is its entry marked seen and its lease (the token
+    handed over by news.ingest_entry) given up. A store that keeps failing is retried with
+    back-off, then the article goes to the failed list (retry-failed resends it)."""
     r = task_services.current()
     article = Article.from_dict(article_data)
-    now = time.time()
     try:
-        outcome = r.store.upsert(article, iso_time(now))
+        return save(r, article, entry_key, lease, run_id)
     except Exception as exc:  # noqa: BLE001 - any store failure is retried, then recorded
         tries = self.request.retries
         log.warning(
@@ -277,10 +199,15 @@ def store_article(
                 countdown=countdown(backoff(tries, 5.0), r.settings), max_retries=None
             ) from None
         return record_store_failure(r, article, entry_key, exc, run_id)
-    r.duplicates.remember(article, now)
-    if entry_key:
-        r.seen.mark_seen(entry_key, now)
-        r.seen.release(entry_key)
+
+
+def save(r: Resources, article: Article, entry_key: str | None, lease, run_id) -> str:
+    """Upsert the article, then end its entry's life (seen, lease given up) and count it;
+    raises when the store fails (nothing marked)."""
+    now = time.time()
+    with STORE_LOCK:  # one connection per process: one transaction at a time
+        outcome = r.store.upsert(article, iso_time(now))
+    entry_life.stored(services(r), article, entry_key, lease, now)
     label = Outcome.DUPLICATE.value if article.duplicate_of else outcome.value
     count(r, article.feed_id, label)
     progress(r, run_id, label)

@@ -16,7 +16,7 @@ import redis
 from config.settings import DEFAULT_REDIS_URL, Settings
 from tasks.clean.sites import SiteRules, load_sites
 from tasks.dedupe.duplicates import DuplicateIndex
-from tasks.dedupe.seen import SeenIndex
+from tasks.dedupe.seen import Leases, SeenIndex
 from tasks.fetch.http import HttpClient
 from tasks.fetch.politeness import HostBudget, Politeness
 from tasks.metrics import CountingHttpClient
@@ -57,6 +57,10 @@ class Resources:
     @cached_property
     def seen(self) -> SeenIndex:
         return SeenIndex(self.redis, self.keys, self.settings.seen_ttl)
+
+    @cached_property
+    def leases(self) -> Leases:
+        return Leases(self.redis, self.keys, self.settings.lease_ttl)
 
     @cached_property
     def duplicates(self) -> DuplicateIndex:

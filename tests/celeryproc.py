@@ -44,6 +44,7 @@ class CeleryProcs:
     def start_worker(
         self, name: str = "worker", concurrency: int = 2, pool: str = "prefork"
     ) -> subprocess.Popen:
+        """A worker on all queues: ``concurrency`` pool processes (prefork) or threads."""
         node = f"{name}-{uuid.uuid4().hex[:6]}@%h"
         return self._spawn(
             name,
@@ -73,6 +74,20 @@ class CeleryProcs:
         proc = self.procs.pop(name)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
+
+    def kill_main(self, name: str) -> None:
+        """SIGKILL the worker's main process only (its pool processes are orphaned)."""
+        proc = self.procs.pop(name)
+        proc.kill()
+        proc.wait(10)
+
+    def pool_processes(self, name: str) -> list[int]:
+        """The pids of a prefork worker's pool processes (its children)."""
+        pid = self.procs[name].pid
+        children: list[int] = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children += [int(c) for c in (task / "children").read_text().split()]
+        return children
 
     def stop_all(self) -> None:
         for proc in self.procs.values():

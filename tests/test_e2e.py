@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import redis
@@ -15,7 +18,7 @@ from tasks.store import open_store
 from tests.celeryproc import ROOT, CeleryProcs, flush_db, wait_until
 from tests.conftest import E2E_REDIS_URL, read_articles
 from tests.httpserver import Reply
-from tests.newssite import feeds_toml, serve_site
+from tests.newssite import SlowPage, feeds_toml, page_html, serve_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -106,18 +109,8 @@ def test_feeds_to_articles_once_then_conditional_get(pipeline_env, http_server, 
     assert {rec["title"] for rec in lines} == {s.title for s in stories}
 
 
-def test_worker_killed_mid_run_loses_and_duplicates_nothing(pipeline_env, http_server, store_url):
-    env, procs = pipeline_env
-    stories = serve_site(http_server, page_delay=0.4)
-    procs.start_worker("first")
-    procs.start_beat()
-    wait_until(lambda: len(read_articles(store_url)) >= 4, 90, "a few stories stored", procs)
-    procs.kill("first")
-    assert len(read_articles(store_url)) < len(stories)
-    procs.start_worker("second")
-    wait_until(
-        lambda: len(read_articles(store_url)) >= len(stories), 120, "every story stored", procs
-    )
+def stored_once(store_url: str, stories) -> None:
+    """Every story stored, each exactly once (one row, never revised)."""
     articles = read_articles(store_url)
     check_articles(articles, stories)
     store = open_store(store_url)
@@ -125,6 +118,89 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(pipeline_env, http_s
         assert all(store.stats(a.id)["revision"] == 1 for a in articles)
     finally:
         store.close()
+
+
+# The pipeline_env timings: a dead worker's messages come back after the visibility timeout
+# (8 s), one restore scan (1 s) and at worst the scan mutex it held (2 s); a dead holder's
+# lease lapses within its TTL (5 s).
+RECOVERY_BOUND = 8 + 1 + 2 + 5
+
+
+def test_many_pages_in_flight_under_latency_each_fetched_once(pipeline_env, http_server, store_url):
+    env, procs = pipeline_env
+    stories = serve_site(http_server, page_delay=0.5)
+    procs.start_worker(concurrency=8, pool="threads")
+    procs.start_beat()
+    wait_until(lambda: len(read_articles(store_url)) >= len(stories), 90, "every story", procs)
+    stored_once(store_url, stories)
+    assert set(page_hits(http_server).values()) == {1}
+    arrivals = sorted(r.at for r in http_server.requests if r.path.startswith("/news/"))
+    in_flight = max(sum(1 for t in arrivals if s <= t < s + 0.5) for s in arrivals)
+    assert in_flight >= 4  # one worker process, many fetches waiting at once
+
+
+def test_worker_killed_mid_run_loses_and_duplicates_nothing(pipeline_env, http_server, store_url):
+    env, procs = pipeline_env
+    stories = serve_site(http_server, page_delay=0.4)
+    procs.start_worker("first")
+    procs.start_beat()
+    wait_until(lambda: len(read_articles(store_url)) >= 4, 90, "a few stories stored", procs)
+    procs.kill("first")
+    killed_at = time.monotonic()
+    assert len(read_articles(store_url)) < len(stories)
+    procs.start_worker("second")
+    wait_until(
+        lambda: len(read_articles(store_url)) >= len(stories), 120, "every story stored", procs
+    )
+    stored_once(store_url, stories)
+    assert time.monotonic() - killed_at < RECOVERY_BOUND + 20  # + start-up and the fetches
+
+
+def test_pool_processes_killed_three_times_every_entry_back_within_the_bound(
+    pipeline_env, http_server, store_url
+):
+    env, procs = pipeline_env
+    stories = serve_site(http_server, rss_count=15, atom_count=15, page_delay=0.6)
+    procs.start_worker("prefork", concurrency=4)
+    procs.start_beat()
+    for kill in range(3):
+        wait_until(
+            lambda k=kill: len(read_articles(store_url)) >= 3 * (k + 1),
+            90,
+            f"stories stored before kill {kill + 1}",
+            procs,
+        )
+        for pid in procs.pool_processes("prefork"):  # mid-fetch: each holds a lease
+            os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    assert len(read_articles(store_url)) < len(stories)
+    wait_until(
+        lambda: len(read_articles(store_url)) >= len(stories), 120, "every story stored", procs
+    )
+    recovered = time.monotonic() - killed_at
+    stored_once(store_url, stories)
+    assert recovered < 5 + 20  # the lease TTL, then the fetches (not the old 600 s lease)
+
+
+def test_main_process_killed_its_entries_go_to_the_other_worker(
+    pipeline_env, http_server, store_url
+):
+    env, procs = pipeline_env
+    stories = serve_site(http_server, page_delay=0.5)
+    procs.start_worker("doomed", concurrency=8, pool="threads")
+    procs.start_beat()
+    wait_until(lambda: len(http_server.hits("/rss.xml")) > 0, 60, "the first poll", procs)
+    procs.start_worker("survivor", concurrency=8, pool="threads")
+    wait_until(lambda: len(read_articles(store_url)) >= 2, 90, "a few stories stored", procs)
+    procs.kill_main("doomed")
+    killed_at = time.monotonic()
+    assert len(read_articles(store_url)) < len(stories)
+    wait_until(
+        lambda: len(read_articles(store_url)) >= len(stories), 120, "every story stored", procs
+    )
+    recovered = time.monotonic() - killed_at
+    stored_once(store_url, stories)
+    assert recovered < RECOVERY_BOUND + 15  # the fetches of what was left, on one worker
 
 
 def test_one_hosts_requests_arrive_at_its_rate_and_few_are_deferred_twice(
@@ -166,3 +242,51 @@ def test_a_page_that_keeps_failing_falls_back_to_the_feeds_content(
     from_feed = next(a for a in read_articles(store_url) if a.title == broken.title)
     assert from_feed.body == broken.paragraphs[0]  # the RSS item's description
     assert len(http_server.hits(f"/news/{broken.slug}.html")) == 3  # first try + 2 retries
+
+
+def test_a_lease_lives_as_long_as_its_holder_not_its_ttl(pipeline_env, http_server, store_url):
+    """Two deliveries of one entry and a page slower than the lease TTL (5 s): the holder's
+    heartbeat keeps its lease, so the second delivery waits and never fetches the page."""
+    from tasks.dedupe import entry_key
+    from tasks.models import FeedEntry
+
+    env, procs = pipeline_env
+    (story,) = serve_site(http_server, rss_count=1, atom_count=0)
+    path = f"/news/{story.slug}.html"
+    http_server.route(path, SlowPage(page_html(story), 8.0))
+    url = http_server.url(path)
+    entry = FeedEntry(key=entry_key(url, url, None, None), feed_id="f", feed_url="x", link=url)
+    procs.start_worker(concurrency=4, pool="threads")
+    procs.send("news.ingest_entry", entry.to_dict(), queue="pages")
+    wait_until(lambda: len(http_server.hits(path)) == 1, 30, "the first fetch", procs)
+    procs.send("news.ingest_entry", entry.to_dict(), queue="pages")
+    wait_until(lambda: len(read_articles(store_url)) == 1, 60, "the article", procs)
+    time.sleep(2.0)  # the second delivery's next look finds the entry seen
+    assert len(http_server.hits(path)) == 1
+    assert len(read_articles(store_url)) == 1
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_recovery_with_the_default_timings_is_under_a_minute(pipeline_env, http_server, store_url):
+    """NEWS_VISIBILITY_TIMEOUT and NEWS_LEASE_TTL at their defaults (30 s, 15 s): a worker
+    killed mid-run (main process SIGKILL) has its entries stored by the other within 60 s."""
+    env, procs = pipeline_env
+    for name in ("NEWS_LEASE_TTL", "NEWS_VISIBILITY_TIMEOUT"):
+        procs.env.pop(name)
+    stories = serve_site(http_server, rss_count=20, atom_count=20, page_delay=0.5)
+    procs.start_worker("doomed", concurrency=16, pool="threads")
+    procs.start_beat()
+    wait_until(lambda: len(http_server.hits("/rss.xml")) > 0, 60, "the first poll", procs)
+    procs.start_worker("survivor", concurrency=4, pool="threads")
+    wait_until(lambda: len(read_articles(store_url)) >= 2, 90, "a few stories stored", procs)
+    procs.kill_main("doomed")
+    killed_at = time.monotonic()
+    left = len(stories) - len(read_articles(store_url))
+    assert left > 0
+    wait_until(
+        lambda: len(read_articles(store_url)) >= len(stories), 120, "every story stored", procs
+    )
+    recovered = time.monotonic() - killed_at
+    print(f"\nrecovery: {left} stories left at the kill, all stored {recovered:.1f} s after it")
+    stored_once(store_url, stories)
+    assert recovered < 60

@@ -1,8 +1,10 @@
-"""The ingest stage with its real services: Redis (seen, leases, rate buckets, duplicates),
-the HTTP client, and a local server. Each outcome of one entry, and what it leaves behind."""
+"""An entry's life (tasks.ingest.entry) with its real services: Redis (seen, leases, rate
+buckets, duplicates, failed list), the HTTP client, and a local server. Each step of one
+entry, and what it leaves behind."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 
@@ -11,11 +13,10 @@ import pytest
 from config.settings import load_settings
 from tasks.dedupe import entry_key
 from tasks.dedupe.duplicates import DuplicateIndex
-from tasks.dedupe.seen import SeenIndex
-from tasks.errors import HostBusy, ServerError
+from tasks.dedupe.seen import Leases, SeenIndex
 from tasks.fetch.http import HttpClient
 from tasks.fetch.politeness import HostBudget, Politeness
-from tasks.ingest.stage import IngestServices, ingest
+from tasks.ingest.entry import Again, Delivery, Done, EntryServices, Store, run, stored
 from tasks.models import FeedEntry, Outcome
 from tests.httpserver import Reply
 from tests.newssite import make_story, page_html
@@ -29,7 +30,7 @@ HTML = {"Content-Type": "text/html; charset=utf-8"}
 def make_services(redis_client, keys):
     clients = []
 
-    def build(**overrides) -> IngestServices:
+    def build(**overrides) -> EntryServices:
         base = {
             "fetch_allow_private": True,
             "host_rate": 50.0,
@@ -39,17 +40,25 @@ def make_services(redis_client, keys):
         settings = load_settings({}, **(base | overrides))
         http = HttpClient(settings, budget=HostBudget(redis_client, keys, settings))
         clients.append(http)
-        return IngestServices(
+        return EntryServices(
+            redis=redis_client,
+            keys=keys,
             http=http,
             politeness=Politeness(redis_client, keys, settings, http),
             seen=SeenIndex(redis_client, keys, settings.seen_ttl),
+            leases=Leases(redis_client, keys, 60),
             duplicates=DuplicateIndex(redis_client, keys, ttl=settings.neardup_ttl),
-            lease_ttl=60,
+            fetch_retries=settings.fetch_retries,
+            retry_backoff=settings.fetch_retry_backoff,
         )
 
     yield build
     for http in clients:
         http.close()
+
+
+def ingest(entry: FeedEntry, svc: EntryServices, now: float, **delivery):
+    return run(Delivery(entry, **delivery), svc, now)
 
 
 def entry_for(url: str, content: str | None = None, guid: str = "g-1") -> FeedEntry:
@@ -67,34 +76,61 @@ def entry_for(url: str, content: str | None = None, guid: str = "g-1") -> FeedEn
 def test_a_page_becomes_an_article_ready_to_store(make_services, http_server):
     story = make_story(1, "ingest")
     http_server.route("/a.html", Reply(200, HTML, page_html(story)))
-    result = ingest(entry_for(http_server.url("/a.html")), make_services(), time.time())
-    assert result.outcome is Outcome.STORED
-    assert result.article.title == story.title and result.article.body == story.body
-    assert result.article.feed_id == "f" and result.article.entry_id == "g-1"
+    svc = make_services()
+    entry = entry_for(http_server.url("/a.html"))
+    step = ingest(entry, svc, time.time())
+    assert isinstance(step, Store) and step.token
+    assert step.article.title == story.title and step.article.body == story.body
+    assert step.article.feed_id == "f" and step.article.entry_id == "g-1"
+    assert svc.leases.take(entry.key) is None  # still ours until the article is stored
+    stored(svc, step.article, entry.key, step.token, time.time())
+    assert svc.seen.is_seen(entry.key, time.time())
+    assert svc.leases.take(entry.key)  # given up by the store
 
 
 def test_a_missing_page_falls_back_to_the_feeds_content(make_services, http_server):
     entry = entry_for(http_server.url("/gone.html"), "<p>The feed had the whole story.</p>")
-    result = ingest(entry, make_services(), time.time())
-    assert result.outcome is Outcome.STORED
-    assert result.article.body == "The feed had the whole story."
-    assert result.article.title == "From the feed"
+    step = ingest(entry, make_services(), time.time())
+    assert isinstance(step, Store)
+    assert step.article.body == "The feed had the whole story."
+    assert step.article.title == "From the feed"
 
 
 def test_a_blocked_address_falls_back_too(make_services, http_server):
     entry = entry_for(http_server.url("/a.html"), "<p>Only in the feed.</p>")
     svc = make_services(fetch_allow_private=False)
-    result = ingest(entry, svc, time.time())
-    assert result.outcome is Outcome.STORED and result.article.body == "Only in the feed."
+    step = ingest(entry, svc, time.time())
+    assert isinstance(step, Store) and step.article.body == "Only in the feed."
     assert http_server.hits("/a.html") == []
 
 
-def test_nothing_to_build_is_a_failure_and_releases_the_lease(make_services, http_server):
+def test_nothing_to_build_is_a_failure_on_the_failed_list(make_services, http_server, keys):
     svc = make_services()
     entry = entry_for(http_server.url("/gone.html"))
-    result = ingest(entry, svc, time.time())
-    assert result.outcome is Outcome.FAILED and result.error.kind == "no_content"
-    assert svc.seen.lease(entry.key, 5)  # free again
+    step = ingest(entry, svc, time.time())
+    assert step == Done(Outcome.FAILED)
+    (record,) = [json.loads(x) for x in svc.redis.lrange(keys.failed, 0, -1)]
+    assert record["entry"]["key"] == entry.key and record["error"]["kind"] == "not_found"
+    assert svc.seen.is_seen(entry.key, time.time())
+    assert svc.leases.take(entry.key)  # free again
+
+
+def test_transient_failures_are_retried_then_fall_back_once(make_services, http_server):
+    http_server.route("/down.html", Reply(503, HTML, "down"))
+    svc = make_services(fetch_retries=2, fetch_retry_backoff=10.0)
+    entry = entry_for(http_server.url("/down.html"), "<p>The feed's own words.</p>")
+    now = time.time()
+    first = ingest(entry, svc, now)
+    assert isinstance(first, Again) and first.label == "error_http_transient"
+    assert 5.0 <= first.delay <= 10.0 and first.delivery.failures == 1
+    assert first.delivery.not_before == pytest.approx(now + first.delay)
+    early = run(first.delivery, svc, now + 1)  # a clamped countdown woke it early
+    assert isinstance(early, Again) and early.delivery == first.delivery
+    second = run(first.delivery, svc, first.delivery.not_before)
+    assert isinstance(second, Again) and second.delivery.failures == 2
+    last = run(second.delivery, svc, second.delivery.not_before)
+    assert isinstance(last, Store) and last.article.body == "The feed's own words."
+    assert len(http_server.hits("/down.html")) == 3  # first try + 2 retries
 
 
 def test_robots_disallowed_pages_are_never_fetched(make_services, http_server):
@@ -104,8 +140,7 @@ def test_robots_disallowed_pages_are_never_fetched(make_services, http_server):
     )
     svc = make_services()
     entry = entry_for(http_server.url("/private/a.html"), "<p>feed text</p>")
-    result = ingest(entry, svc, time.time())
-    assert result.outcome is Outcome.DISALLOWED
+    assert ingest(entry, svc, time.time()) == Done(Outcome.DISALLOWED)
     assert http_server.hits("/private/a.html") == []
     assert svc.seen.is_seen(entry.key, time.time())
 
@@ -115,33 +150,50 @@ def test_seen_and_leased_entries_are_left_alone(make_services, http_server):
     now = time.time()
     seen = entry_for(http_server.url("/a.html"), guid="seen")
     svc.seen.mark_seen(seen.key, now)
-    assert ingest(seen, svc, now).outcome is Outcome.SEEN
+    assert ingest(seen, svc, now) == Done(Outcome.SEEN)
     busy = entry_for(http_server.url("/a.html"), guid="busy")
-    assert svc.seen.lease(busy.key, 60)
-    assert ingest(busy, svc, now).outcome is Outcome.LEASED
+    assert svc.leases.take(busy.key)
+    step = ingest(busy, svc, now)
+    assert isinstance(step, Again) and 0 < step.delay <= svc.leases.ttl
     assert http_server.hits("/a.html") == []
+
+
+def test_a_lease_outlives_a_dead_holder_by_its_ttl_only(redis_client, keys):
+    alive, dead = Leases(redis_client, keys, 1.2), Leases(redis_client, keys, 1.2)
+    assert alive.take("a") and dead.take("d")
+    dead._held.clear()  # its heartbeat no longer renews: as if the process were killed
+    time.sleep(2.0)
+    assert alive.take("a") is None  # renewed every ttl / 4 while its holder lives
+    assert dead.take("d")  # lapsed: the redelivered run takes it over
+
+
+def test_only_the_holder_gives_a_lease_up(redis_client, keys):
+    leases = Leases(redis_client, keys, 30)
+    token = leases.take("e")
+    leases.give_up("e", "someone-else")
+    assert leases.take("e") is None
+    leases.give_up("e", token)
+    assert leases.take("e")
 
 
 def test_a_host_without_tokens_defers(make_services, http_server):
     http_server.route("/a.html", Reply(200, HTML, page_html(make_story(2, "ingest"))))
     svc = make_services(host_rate=0.01, host_burst=2)  # robots.txt and one page
     now = time.time()
-    assert (
-        ingest(entry_for(http_server.url("/a.html"), guid="1"), svc, now).outcome is Outcome.STORED
-    )
-    with pytest.raises(HostBusy) as busy:
-        ingest(entry_for(http_server.url("/a.html"), guid="2"), svc, now)
-    assert busy.value.retry_after > 1
-    assert [r.path for r in http_server.requests] == ["/robots.txt", "/a.html"]
-    assert svc.seen.lease(entry_key("2", http_server.url("/a.html"), None, None), 5)
+    assert isinstance(ingest(entry_for(http_server.url("/a.html"), guid="1"), svc, now), Store)
+    second = entry_for(http_server.url("/a.html"), guid="2")
+    step = ingest(second, svc, now)
+    assert isinstance(step, Again) and step.delay > 1 and step.label is None
+    assert step.delivery.not_before == pytest.approx(now + step.delay)
+    assert svc.leases.take(second.key)  # not held while it waits
 
 
 def test_retry_after_pauses_the_host_for_every_worker(make_services, http_server):
     http_server.route("/busy.html", Reply(503, {"Retry-After": "120", **HTML}, "later"))
     svc = make_services()
     now = time.time()
-    with pytest.raises(ServerError):
-        ingest(entry_for(http_server.url("/busy.html"), "<p>x</p>"), svc, now)
+    step = ingest(entry_for(http_server.url("/busy.html"), "<p>x</p>"), svc, now)
+    assert isinstance(step, Again) and step.delay >= 120
     assert svc.politeness.budget.take(http_server.url("/other.html"), now + 1) > 100
 
 
@@ -150,15 +202,15 @@ def test_the_same_story_under_another_url_is_a_duplicate(make_services, http_ser
     http_server.route("/one.html", Reply(200, HTML, page_html(story)))
     http_server.route("/two.html", Reply(200, HTML, page_html(story)))
     svc = make_services()
-    first = ingest(entry_for(http_server.url("/one.html"), guid="1"), svc, time.time())
+    one = entry_for(http_server.url("/one.html"), guid="1")
+    first = ingest(one, svc, time.time())
+    stored(svc, first.article, one.key, first.token, time.time())
     second = ingest(entry_for(http_server.url("/two.html"), guid="2"), svc, time.time())
-    assert first.outcome is Outcome.STORED
-    assert second.outcome is Outcome.DUPLICATE
+    assert isinstance(first, Store) and isinstance(second, Store)
     assert second.article.duplicate_of == first.article.id
 
 
 def test_a_recrawl_of_a_gone_page_keeps_the_stored_article(make_services, http_server):
     entry = entry_for(http_server.url("/gone.html"), "<p>A one-line teaser.</p>")
-    result = ingest(replace(entry, recrawl=True), make_services(), time.time())
-    assert result.outcome is Outcome.FAILED and result.article is None  # no teaser over it
-    assert result.error.kind == "not_found"
+    step = ingest(replace(entry, recrawl=True), make_services(), time.time())
+    assert step == Done(Outcome.FAILED)  # no teaser over the stored article

@@ -19,11 +19,11 @@ def test_backoff_doubles_with_jitter_and_is_capped():
 
 def test_countdowns_stay_under_the_visibility_timeout_and_the_cap():
     settings = load_settings({}, visibility_timeout=3600)
-    assert countdown(1e12, settings) == RETRY_CAP * 0.8  # a Retry-After of 30,000 years
+    assert countdown(1e12, settings) == RETRY_CAP * 0.5  # a Retry-After of 30,000 years
     assert countdown(10.0, settings) == 10.0
     assert countdown(0.0, settings) == 0.5
     short = load_settings({}, visibility_timeout=10)
-    assert countdown(600.0, short) == 8.0  # woken early, the task waits again: never run twice
+    assert countdown(600.0, short) == 5.0  # woken early, the task waits again: never run twice
 
 
 @pytest.fixture
@@ -51,3 +51,14 @@ def test_an_entry_that_keeps_killing_its_worker_is_given_up(worker_resources, re
     assert record["entry"]["key"] == "poison"
     assert record["error"]["message"] == f"killed its worker {MAX_CRASHES} times"
     assert not redis_client.exists(keys.crashes("poison"))
+
+
+def test_a_dead_workers_messages_come_back_within_vt_and_two_scans():
+    from worker.app import transport_options
+
+    for vt, scan in ((30, 3), (8, 1), (3600, 5)):
+        options = transport_options(load_settings({}, visibility_timeout=vt))
+        assert options["visibility_timeout"] == vt
+        assert options["unacked_restore_interval"] == scan
+        assert options["unacked_restore_throttle"] == 1
+        assert options["unacked_mutex_expire"] == max(2, scan)  # not kombu's 300 s

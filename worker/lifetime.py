@@ -4,20 +4,29 @@ prefork child (never shared across a fork), dropped by :func:`reset`."""
 from __future__ import annotations
 
 import os
+import threading
 
 from config.settings import Settings, load_settings
 from tasks import services
 from tasks.services import Resources
 
 _current: tuple[int, Resources] | None = None
+_lock = threading.Lock()
 
 
 def per_process() -> Resources:
-    """The services of this process (rebuilt after a fork)."""
+    """The services of this process (rebuilt after a fork), shared by its pool threads."""
     global _current
-    if _current is None or _current[0] != os.getpid():
-        _current = (os.getpid(), Resources(load_settings()))
-    return _current[1]
+    current = _current
+    if current is not None and current[0] == os.getpid():
+        return current[1]
+    with _lock:
+        if _current is None or _current[0] != os.getpid():
+            resources = Resources(load_settings())
+            for name in ("redis", "http", "politeness", "seen", "leases", "duplicates"):
+                getattr(resources, name)  # built once here, not raced for by the threads
+            _current = (os.getpid(), resources)
+        return _current[1]
 
 
 def install() -> None:

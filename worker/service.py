@@ -134,6 +134,24 @@ def quiet_flags(settings: Settings) -> list[str]:
     return [] if settings.log_level == "debug" else ["--quiet"]
 
 
+def worker_commands(s: Settings, celery: list[str], level: str) -> list[tuple[str, list[str]]]:
+    """The Celery workers on all queues. Pool threads: NEWS_WORKER_CONCURRENCY processes (one
+    per core: cleaning holds the GIL), each with NEWS_WORKER_THREADS tasks in flight, as fetches
+    mostly wait. Pool prefork: one worker of NEWS_WORKER_CONCURRENCY processes, one task each."""
+    common = ["worker", "-Q", "feeds,pages,store", "-E", "-l", level]
+    if s.worker_pool == "prefork":
+        pool = ["-P", "prefork", "-c", str(s.worker_concurrency), "-n", "newsworker@%h"]
+        return [("worker", [*celery, *common, *pool])]
+    return [
+        (
+            f"worker-{i}",
+            [*celery, *common, "-P", "threads", "-c", str(s.worker_threads)]
+            + ["-n", f"newsworker-{i}@%h"],
+        )
+        for i in range(1, s.worker_concurrency + 1)
+    ]
+
+
 @dataclass
 class Service:
     settings: Settings
@@ -173,23 +191,8 @@ class Service:
         celery = [sys.executable, "-m", "celery", "-A", "worker.app", *quiet_flags(s)]
         level = s.log_level.upper()
         beat_file = str(Path(s.data_dir, "celerybeat-schedule").resolve())
-        cmds = [
-            (
-                "worker",
-                [
-                    *celery,
-                    "worker",
-                    "-Q",
-                    "feeds,pages,store",
-                    "-c",
-                    str(s.worker_concurrency),
-                    "-E",
-                    "-l",
-                    level,
-                    "-n",
-                    "newsworker@%h",
-                ],
-            ),
+        cmds = worker_commands(s, celery, level)
+        cmds += [
             ("beat", [*celery, "beat", "-l", level, "-s", beat_file]),
         ]
         if s.flower_port:

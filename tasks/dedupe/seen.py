@@ -1,6 +1,8 @@
 """Redis-backed dedupe indexes: "seen" marks of feed entries, ingest leases, and the content and
 near-duplicate indexes of articles.
 
+Leases (class Leases) mark entries in flight: one holder each, renewed by a heartbeat.
+
 The seen index is the big one (every entry of every feed for NEWS_SEEN_TTL), so it is compact
 (measured by `newsworker bench seen`: about 16 bytes per entry against ~148 for a key per
 entry). An entry key is 128 bits (tasks.dedupe.entry_key): byte 1 picks one of 256 buckets
@@ -19,6 +21,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
+import socket
+import threading
+import time
+import uuid
 
 from tasks.rediskeys import Keys
 
@@ -226,8 +233,105 @@ class SeenIndex:
         return int(self._mark(keys=bucket_keys, args=args))
 
     def lease(self, entry_key: str, ttl: int) -> bool:
-        """Claim an entry for ``ttl`` seconds (SET NX EX); True when we got it."""
+        """Claim an entry for ``ttl`` seconds (SET NX EX) with no holder (tests, tools); the
+        ingest path uses :class:`Leases`, whose leases end with their holder."""
         return bool(self.redis.set(self.keys.lease(entry_key), b"1", nx=True, ex=max(1, int(ttl))))
 
     def release(self, entry_key: str) -> None:
         self.redis.delete(self.keys.lease(entry_key))
+
+
+# KEYS: lease keys; ARGV: the TTL (ms), then each key's token. Renews the leases still ours.
+RENEW_LUA = """
+local n = 0
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i + 1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[1]); n = n + 1
+  end
+end
+return n
+"""
+
+# KEYS[1]: a lease key; ARGV[1]: its token. Deletes the lease only when it is still ours.
+GIVE_UP_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Leases:
+    """Leases on entries in flight, each held by one run under a token of its own.
+
+    A lease lives ``ttl`` seconds and this process's heartbeat thread renews every lease it
+    holds every ``ttl / 4`` seconds, so a lease outlives its holder (a killed pool process,
+    worker or machine) by at most ``ttl``: the entry's redelivered message finds it free.
+    Only the token's holder can give a lease up (a lapsed lease taken over by another run is
+    never deleted by the first). Safe to share between threads; a fork starts afresh.
+    """
+
+    def __init__(self, redis, keys: Keys, ttl: float) -> None:
+        self.redis, self.keys, self.ttl = redis, keys, max(1.0, float(ttl))
+        self._renew = redis.register_script(RENEW_LUA)
+        self._give_up = redis.register_script(GIVE_UP_LUA)
+        self._lock = threading.Lock()
+        self._held: dict[str, str] = {}  # lease key -> token
+        self._pid = 0
+        self._beat: threading.Thread | None = None
+
+    def take(self, entry_key: str) -> str | None:
+        """The token of a new lease on the entry, or None when someone holds it."""
+        token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+        key = self.keys.lease(entry_key)
+        if not self.redis.set(key, token, nx=True, px=int(self.ttl * 1000)):
+            return None
+        with self._lock:
+            self._ensure_heartbeat()
+            self._held[key] = token
+        return token
+
+    def remaining(self, entry_key: str) -> float:
+        """Seconds until the entry's lease lapses unless renewed (0 when there is none)."""
+        ms = self.redis.pttl(self.keys.lease(entry_key))
+        return max(0.0, ms / 1000) if ms and ms > 0 else 0.0
+
+    def give_up(self, entry_key: str, token: str | None) -> None:
+        """End our lease (a no-op when it lapsed and is someone else's now)."""
+        key = self.keys.lease(entry_key)
+        with self._lock:
+            self._held.pop(key, None)
+        if token:
+            self._give_up(keys=[key], args=[token])
+
+    def hand_over(self, entry_key: str, token: str, seconds: float) -> None:
+        """Stop renewing our lease but keep it ``seconds`` more, for the task that finishes
+        the entry (the store) to give up; it lapses by itself if that task is lost."""
+        key = self.keys.lease(entry_key)
+        with self._lock:
+            self._held.pop(key, None)
+        self._renew(keys=[key], args=[int(max(seconds, self.ttl) * 1000), token])
+
+    def renew_all(self) -> int:
+        """One heartbeat: renew every lease this process holds (one script call)."""
+        with self._lock:
+            held = list(self._held.items())
+        if not held:
+            return 0
+        args = [int(self.ttl * 1000), *(token for _, token in held)]
+        return int(self._renew(keys=[key for key, _ in held], args=args))
+
+    def _ensure_heartbeat(self) -> None:
+        if self._beat is not None and self._pid == os.getpid() and self._beat.is_alive():
+            return
+        if self._pid != os.getpid():  # forked: the parent's leases are not ours
+            self._held.clear()
+        self._pid = os.getpid()
+        self._beat = threading.Thread(target=self._heartbeat, name="lease-heartbeat", daemon=True)
+        self._beat.start()
+
+    def _heartbeat(self) -> None:
+        while True:
+            time.sleep(self.ttl / 4)
+            try:
+                self.renew_all()
+            except Exception:  # noqa: BLE001 - Redis away: try again next beat; leases may lapse
+                log.warning("lease heartbeat failed", exc_info=True)

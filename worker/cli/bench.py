@@ -249,7 +249,7 @@ def cmd_extract(args) -> int:
 
 
 def register(sub) -> None:
-    """Add `bench extract` (and `bench seen` when worker.bench.seen exists)."""
+    """Add `bench extract`, `bench pipeline` (and `bench seen` when worker.bench.seen exists)."""
     bench = sub.add_parser("bench", help="benchmarks: extraction quality and speed, seen index")
     bench_sub = bench.add_subparsers(dest="bench_command", metavar="BENCH")
     extract = bench_sub.add_parser("extract", help="score the cleaner (and peers) on real pages")
@@ -269,6 +269,9 @@ def register(sub) -> None:
         "default: a dates-dev folder next to DIR; '' for none",
     )
     extract.set_defaults(func=cmd_extract)
+    from worker.bench.pipeline import add_pipeline_parser
+
+    add_pipeline_parser(bench_sub)
     try:
         from worker.bench.seen import add_seen_parser
     except ImportError:

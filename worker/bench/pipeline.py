@@ -1,0 +1,506 @@
+"""`newsworker bench pipeline`: the whole service against a local news web, beside the two
+figures it is judged by, in one run.
+
+The web: ``--hosts`` loopback addresses (127.0.0.2, 127.0.0.3, ...), each an HTTP server with
+an RSS feed listing its share of ``--pages`` story pages (the dev pages of the extraction
+benchmark under varied URLs), every response held back ``--latency`` seconds. Contenders:
+
+- the service: a private redis-server, the worker and beat command lines of `newsworker run`
+  (worker.service), SQLite, until every page is stored;
+- a thread-pool script a user could write in an afternoon: feedparser + requests +
+  trafilatura on 16 threads, no politeness, no dedupe, no store;
+- the cleaner alone on every core with the pages in memory (the bound).
+
+The host rate is opened (``--host-rate``) the same way for every contender. Prints articles/s
+for each, the ratios, the workers' peak RSS and Redis memory per 1,000 stored articles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import redis
+
+from worker.cli.common import CliError
+
+ROOT = Path(__file__).resolve().parents[2]
+# ../shared/extraction-dev beside the checkout (as the Makefile's DATA), or beside its parent
+# (a git worktree one level deeper)
+DEV_PAGES = (
+    next(
+        (p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if p.is_dir()),
+        ROOT.parent / "shared",
+    )
+    / "extraction-dev"
+)
+
+
+# --- the local news web ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    host: int  # index of the host serving it
+    path: str
+    title: str
+    html: str
+
+
+@dataclass
+class Web:
+    """The servers of the local news web, their pages, and every request they answered."""
+
+    pages: list[Page]
+    latency: float
+    servers: list[ThreadingHTTPServer] = field(default_factory=list)
+    hits: list[tuple[float, int, str]] = field(default_factory=list)  # (time, host, path)
+
+    def url(self, host: int, path: str) -> str:
+        address, port = self.servers[host].server_address[:2]
+        ip = address.decode() if isinstance(address, bytes) else address
+        return f"http://{ip}:{port}{path}"
+
+    def feed_urls(self) -> list[str]:
+        return [self.url(h, "/feed.xml") for h in range(len(self.servers))]
+
+    def page_urls(self) -> list[str]:
+        return [self.url(p.host, p.path) for p in self.pages]
+
+    def first_hit(self) -> float | None:
+        return min((t for t, _, _ in self.hits), default=None)
+
+
+def load_dev_pages(folder: Path) -> list[str]:
+    """The HTML of the extraction benchmark's dev pages (html/*.html.gz)."""
+    files = sorted((folder / "html").glob("*.html.gz"))
+    if not files:
+        raise CliError(f"{folder}: no html/*.html.gz pages (set --pages-dir)")
+    out = []
+    for path in files:
+        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
+            out.append(f.read())
+    return out
+
+
+def make_pages(html: list[str], hosts: int, count: int) -> list[Page]:
+    """``count`` pages spread over ``hosts``, the dev pages repeated under varied URLs."""
+    return [
+        Page(
+            host=i % hosts,
+            path=f"/{2026 - i % 3}/{i % 12 + 1:02d}/story-{i}-{(i * 7919) % 10007}.html",
+            title=f"Story {i}",
+            html=html[i % len(html)],
+        )
+        for i in range(count)
+    ]
+
+
+def rss(web: Web, host: int) -> bytes:
+    items = "".join(
+        f"<item><title>{escape(p.title)}</title><link>{escape(web.url(host, p.path))}</link>"
+        f"<guid>{escape(web.url(host, p.path))}</guid>"
+        f"<pubDate>{formatdate(1_790_000_000 + i * 60, usegmt=True)}</pubDate></item>"
+        for i, p in enumerate(web.pages)
+        if p.host == host
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Bench host {host}</title><link>{web.url(host, '/')}</link>{items}"
+        "</channel></rss>"
+    ).encode()
+
+
+def handler(web: Web, host: int) -> type[BaseHTTPRequestHandler]:
+    by_path = {p.path: p for p in web.pages if p.host == host}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - the http.server hook
+            web.hits.append((time.time(), host, self.path))
+            time.sleep(web.latency)
+            if self.path == "/feed.xml":
+                self.reply(200, "application/rss+xml", rss(web, host))
+            elif self.path == "/robots.txt":
+                self.reply(200, "text/plain", b"User-agent: *\nAllow: /\n")
+            elif page := by_path.get(self.path):
+                self.reply(200, "text/html; charset=utf-8", page.html.encode("utf-8"))
+            else:
+                self.reply(404, "text/plain", b"not found")
+
+        def reply(self, status: int, ctype: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    return Handler
+
+
+@contextlib.contextmanager
+def serve(web: Web, hosts: int) -> Iterator[Web]:
+    """One threaded HTTP server per loopback address 127.0.0.2 .. 127.0.0.(hosts + 1)."""
+    for h in range(hosts):
+        try:
+            server = ThreadingHTTPServer((f"127.0.0.{h + 2}", 0), handler(web, h))
+        except OSError as exc:
+            raise CliError(f"cannot listen on 127.0.0.{h + 2}: {exc.strerror}") from None
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        web.servers.append(server)
+    try:
+        yield web
+    finally:
+        for server in web.servers:
+            server.shutdown()
+            server.server_close()
+
+
+# --- contender 3: the cleaner alone (the bound) -----------------------------------------
+
+
+def _clean_one(job: tuple[str, str]) -> float:
+    """Clean one page; the CPU seconds it took."""
+    from tasks.clean import clean_html
+    from tasks.errors import NoContentError
+
+    start = time.process_time()
+    with contextlib.suppress(NoContentError):
+        clean_html(job[0], job[1], fetched_at="2026-12-01T00:00:00+00:00")
+    return time.process_time() - start
+
+
+def cleaner_bound(web: Web, processes: int) -> tuple[float, float]:
+    """(articles/s, CPU s per article) of the cleaner alone on ``processes`` cores."""
+    jobs = [(p.html, web.url(p.host, p.path)) for p in web.pages]
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(processes) as pool:
+        pool.map(_clean_one, jobs[: processes * 2])  # warm: imports, lxml
+        start = time.perf_counter()
+        cpu = sum(pool.map(_clean_one, jobs, chunksize=4))
+        return len(jobs) / (time.perf_counter() - start), cpu / len(jobs)
+
+
+# --- contender 2: the thread-pool script --------------------------------------------------
+
+
+def thread_script(web: Web, threads: int) -> float:
+    """Articles/s of feedparser + requests + trafilatura on ``threads`` threads."""
+    try:
+        import feedparser
+        import requests
+        import trafilatura
+    except ImportError as exc:
+        raise CliError(
+            f"the script needs the bench extra (pip install -e '.[bench]'): {exc}"
+        ) from None
+    session = requests.Session()
+    session.trust_env = False
+
+    def page(url: str) -> int:
+        response = session.get(url, timeout=30)
+        return 1 if trafilatura.extract(response.text, url=url) else 0
+
+    def feed(url: str) -> list[str]:
+        return [e.link for e in feedparser.parse(session.get(url, timeout=30).content).entries]
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        links = [link for links in pool.map(feed, web.feed_urls()) for link in links]
+        done = sum(pool.map(page, links))
+    elapsed = time.perf_counter() - start
+    session.close()
+    if done < len(web.pages) * 0.9:
+        print(f"  (script: trafilatura found an article in {done} of {len(links)} pages)")
+    return len(links) / elapsed
+
+
+# --- contender 1: the service -------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def private_redis(folder: Path) -> Iterator[str]:
+    from worker.service import ServiceError, redis_binary, wait_for_redis
+
+    try:
+        binary = shutil.which("redis-server") or redis_binary()
+    except ServiceError as exc:
+        raise CliError(str(exc)) from None
+    port = free_port()
+    cmd = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly"]
+    proc = subprocess.Popen(
+        [*cmd, "no", "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_for_redis(url, 10.0)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def rss_kb(pid: int) -> int:
+    """Resident set of one process, kB (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def family(pid: int) -> list[int]:
+    """A process and its descendants (Celery's pool processes)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+@dataclass
+class ServiceRun:
+    rate: float = 0.0
+    wall: float = 0.0
+    stored: int = 0
+    peak_rss_mb: float = 0.0
+    processes: int = 0
+    cpu: float = 0.0  # CPU seconds of the workers from the first request to the last store
+    redis_per_1000_mb: float = 0.0  # the service's keys (MEMORY USAGE), per 1,000 stored
+    redis_used_mb: float = 0.0  # the server's used_memory growth over the run
+
+
+def service_env(args, web: Web, folder: Path, redis_url: str) -> dict[str, str]:
+    feeds = folder / "feeds.toml"
+    feeds.write_text(
+        "".join(
+            f'[[feeds]]\nname = "Bench {i}"\nurl = "{u}"\n\n' for i, u in enumerate(web.feed_urls())
+        )
+    )
+    return {
+        **os.environ,
+        "NEWS_REDIS_URL": redis_url,
+        "NEWS_STORE_URL": f"sqlite:///{folder}/articles.db",
+        "NEWS_FEEDS_FILE": str(feeds),
+        "NEWS_DATA_DIR": str(folder / "data"),
+        "NEWS_FETCH_ALLOW_PRIVATE": "1",
+        "NEWS_HOST_RATE": str(args.host_rate),
+        "NEWS_HOST_BURST": str(args.host_burst),
+        "NEWS_BEAT_TICK": "0.5",
+        "NEWS_FLOWER_PORT": "0",
+        "NEWS_LOG_LEVEL": "warning",
+        "NEWS_WORKER_POOL": args.pool,
+        "NEWS_WORKER_CONCURRENCY": str(args.processes),
+        "NEWS_WORKER_THREADS": str(args.threads),
+    }
+
+
+def run_service(args, web: Web, folder: Path) -> ServiceRun:
+    """The worker and beat of `newsworker run` on the web until every page is stored."""
+    from config.settings import load_settings
+    from tasks.store import open_store
+    from worker.service import Service
+
+    with private_redis(folder) as redis_url:
+        env = service_env(args, web, folder, redis_url)
+        settings = load_settings(env)
+        client = redis.Redis.from_url(redis_url)
+        base_memory = int(client.info("memory")["used_memory"])
+        open_store(settings.store_url).close()
+        (folder / "data").mkdir()
+        procs = []
+        log = open(folder / "service.log", "wb")  # noqa: SIM115 - closed below
+        start = time.time()
+        try:
+            for name, cmd in Service(settings).commands():
+                procs.append((name, subprocess.Popen(cmd, env=env, stdout=log, stderr=log)))
+            return watch(args, web, settings, procs, client, base_memory, start)
+        finally:
+            for _, proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for _, proc in procs:
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            log.close()
+            client.close()
+
+
+def watch(args, web, settings, procs, client, base_memory: int, start: float) -> ServiceRun:
+    from tasks.store import open_store
+
+    want, result = len(web.pages), ServiceRun()
+    workers = [p.pid for name, p in procs if name.startswith("worker")]
+    store = open_store(settings.store_url)
+    try:
+        deadline = time.monotonic() + args.timeout
+        cpu_at_start = None  # the workers' CPU when the first request arrives (imports done)
+        while time.monotonic() < deadline:
+            pids = [p for w in workers for p in family(w)]
+            if cpu_at_start is None and web.first_hit() is not None:
+                cpu_at_start = sum(map(cpu_seconds, pids))
+            result.processes = max(result.processes, len(pids))
+            result.peak_rss_mb = max(result.peak_rss_mb, sum(map(rss_kb, pids)) / 1024)
+            result.stored = store.count()
+            if result.stored >= want:
+                result.cpu = sum(map(cpu_seconds, pids)) - (cpu_at_start or 0.0)
+                break
+            for name, proc in procs:
+                if proc.poll() is not None:
+                    raise CliError(f"{name} exited with code {proc.returncode}")
+            time.sleep(0.1)
+        else:
+            raise CliError(f"timed out: {result.stored} of {want} pages stored")
+    finally:
+        store.close()
+    done = time.time()
+    first = web.first_hit() or start
+    result.wall = done - start
+    result.rate = want / (done - first)
+    result.redis_used_mb = (int(client.info("memory")["used_memory"]) - base_memory) / 1e6
+    keys = sum(client.memory_usage(k) or 0 for k in client.scan_iter(match="news:*", count=1000))
+    result.redis_per_1000_mb = keys / result.stored * 1000 / 1e6
+    return result
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def load_avg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run(args) -> int:
+    html = load_dev_pages(Path(args.pages_dir))
+    web = Web(make_pages(html, args.hosts, args.pages), args.latency)
+    cores = os.cpu_count() or 2
+    print(
+        f"bench pipeline: {args.hosts} hosts, {args.pages} pages ({len(html)} dev pages), "
+        f"latency {args.latency:g} s, host rate {args.host_rate:g}/s burst {args.host_burst}; "
+        f"{cores} cores, load {load_avg()}"
+    )
+    contenders = {c.strip() for c in args.contenders.split(",")}
+    bound, clean_cpu, script, service = 0.0, 0.0, 0.0, None
+    with serve(web, args.hosts):
+        for _ in range(max(1, args.repeat)):  # interleaved rounds; the best of each is kept
+            if "cleaner" in contenders:
+                rate, cpu = cleaner_bound(web, cores)
+                bound, clean_cpu = max(bound, rate), min(clean_cpu or cpu, cpu)
+            if "script" in contenders:
+                script = max(script, thread_script(web, args.script_threads))
+            if "service" in contenders:
+                web.hits.clear()
+                with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+                    one = run_service(args, web, Path(tmp))
+                service = one if service is None or one.rate > service.rate else service
+    print_table(args, cores, service, script, bound)
+    if service and clean_cpu:
+        per = service.cpu / max(service.stored, 1)
+        print(
+            f"CPU per article: cleaner alone {1000 * clean_cpu:.0f} ms, service {1000 * per:.0f} "
+            f"ms: the service can reach {100 * clean_cpu / per:.0f} % of the bound when CPU-bound"
+        )
+    print(f"load after: {load_avg()}")
+    return 0
+
+
+def print_table(args, cores: int, service: ServiceRun | None, script: float, bound: float):
+    def ratios(rate: float) -> str:
+        vs_script = f"{rate / script:9.2f}" if script else f"{'-':>9}"
+        vs_bound = f"{100 * rate / bound:8.0f} %" if bound else f"{'-':>10}"
+        return f"{rate:11.1f} {vs_script} {vs_bound}"
+
+    pool = (
+        f"{args.pool} {args.processes}x{args.threads}"
+        if args.pool == "threads"
+        else (f"prefork -c {args.processes}")
+    )
+    print(f"{'contender':<40} {'articles/s':>11} {'vs script':>9} {'vs bound':>10}")
+    if service:
+        print(f"{'newsworker (' + pool + ')':<40} {ratios(service.rate)}")
+    if script:
+        print(f"{f'{args.script_threads}-thread script (trafilatura)':<40} {ratios(script)}")
+    if bound:
+        print(f"{f'cleaner alone, {cores} processes':<40} {ratios(bound)}")
+    if service:
+        print(
+            f"service: {service.stored} stored, {service.wall:.1f} s from start (rate from the "
+            f"first request); worker peak RSS {service.peak_rss_mb:.0f} MB over "
+            f"{service.processes} processes; worker CPU {service.cpu:.1f} s "
+            f"({1000 * service.cpu / max(service.stored, 1):.0f} ms/article)"
+        )
+        print(
+            f"Redis: {service.redis_per_1000_mb:.2f} MB of keys per 1,000 stored articles "
+            f"(used_memory grew {service.redis_used_mb:.1f} MB, mostly connection buffers)"
+        )
+
+
+def add_pipeline_parser(bench_subparsers) -> argparse.ArgumentParser:
+    p = bench_subparsers.add_parser(
+        "pipeline", help="the service on a local news web beside a thread script and the bound"
+    )
+    p.add_argument("--latency", type=float, default=0.5, help="seconds per response")
+    p.add_argument("--hosts", type=int, default=12, help="loopback hosts (127.0.0.2 ...)")
+    p.add_argument("--pages", type=int, default=124, help="story pages over all hosts")
+    p.add_argument("--pages-dir", default=str(DEV_PAGES), help="folder with html/*.html.gz")
+    p.add_argument("--host-rate", type=float, default=50.0, help="NEWS_HOST_RATE for the run")
+    p.add_argument("--host-burst", type=int, default=10, help="NEWS_HOST_BURST for the run")
+    p.add_argument("--pool", choices=("threads", "prefork"), default="threads")
+    p.add_argument("--processes", type=int, default=2, help="NEWS_WORKER_CONCURRENCY")
+    p.add_argument("--threads", type=int, default=16, help="NEWS_WORKER_THREADS")
+    p.add_argument("--script-threads", type=int, default=16)
+    p.add_argument("--contenders", default="service,script,cleaner")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds for the service")
+    p.add_argument(
+        "--repeat", type=int, default=1, help="rounds (best of each contender: a shared CPU)"
+    )
+    p.set_defaults(func=run)
+    return p
+
+
+if __name__ == "__main__":  # pragma: no cover - `newsworker bench pipeline` is the entry
+    sys.exit("use: newsworker bench pipeline")
