@@ -157,8 +157,12 @@ def crash_guard(r: Resources, entry: FeedEntry):
             if runs > MAX_CRASHES
             else None
         )
-    finally:
-        r.redis.delete(key)  # not reached when the process dies
+    except BaseException:
+        # This run ended (a retry, a deferral while a dead run's lease runs out): uncount only
+        # it, so the runs that died stay counted across the retries between them.
+        r.redis.decr(key)
+        raise
+    r.redis.delete(key)  # done; not reached when the process dies
 
 
 def ingest_once(task, r: Resources, entry: FeedEntry, now: float, again: dict, slot_at) -> str:

@@ -99,7 +99,10 @@ def build_article(entry: FeedEntry, svc: IngestServices, now: float, slot: bool)
             entry.link,
             entry.key,
         )
-        return article_from_entry(entry, fetched_at=iso_time(now))
+        try:
+            return article_from_entry(entry, fetched_at=iso_time(now))
+        except NoContentError as none:  # the page's reason is the one the failed list needs
+            raise NoContentError(f"{exc}; no fallback: {none}", url=entry.link) from exc
 
 
 def fetch_and_clean(entry: FeedEntry, svc: IngestServices, now: float, slot: bool) -> Article:
