@@ -61,9 +61,13 @@ def feed_from_table(table: dict[str, Any], where: str) -> FeedSource:
     if not isinstance(name, str) or not name.strip():
         raise FeedsFileError(f"{where}: 'name' must be a non-empty string")
     where = f"{where} ({name!r})"
-    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError as exc:  # "http://[::1/x": urlsplit raises on a broken IPv6 literal
+        raise FeedsFileError(f"{where}: 'url' is not a valid URL ({exc}): {url!r}") from None
+    if parts is None or parts.scheme not in ("http", "https"):
         raise FeedsFileError(f"{where}: 'url' must be an http(s) URL, got {url!r}")
-    if not urlsplit(url).hostname:
+    if not parts.hostname:
         raise FeedsFileError(f"{where}: 'url' has no host: {url!r}")
     for key in ("min_interval", "max_interval"):
         value = table.get(key)
@@ -84,6 +88,8 @@ def feed_from_table(table: dict[str, Any], where: str) -> FeedSource:
     if not isinstance(enabled, bool):
         raise FeedsFileError(f"{where}: 'enabled' must be true or false")
     feed_id = table.get("id") or feed_id_for(name)
+    if not isinstance(feed_id, str):
+        raise FeedsFileError(f"{where}: 'id' must be a string, got {feed_id!r}")
     return FeedSource(feed_id, name.strip(), url.strip(), lo, hi, tuple(tags), language, enabled)
 
 

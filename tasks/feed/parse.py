@@ -185,8 +185,19 @@ def to_utf8(body: bytes, content_type: str = "") -> tuple[bytes, str | None]:
 
 
 def _relabel(text: str) -> bytes:
-    data = text.encode("utf-8")
+    data = _BAD_CHAR_REF.sub(_replace_bad_ref, text.encode("utf-8"))
     return _XML_DECL_ENC.sub(rb"\1utf-8\3", data, count=1)
+
+
+_BAD_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+
+
+def _replace_bad_ref(match: re.Match) -> bytes:
+    """A reference to a code point that is not a character (a surrogate, beyond U+10FFFF)
+    becomes U+FFFD: feedparser would raise on it and the whole feed would be lost."""
+    hex_digits, digits = match.groups()
+    point = int(hex_digits, 16) if hex_digits else int(digits)
+    return b"&#xFFFD;" if 0xD800 <= point <= 0xDFFF or point > 0x10FFFF else match.group(0)
 
 
 # --- feedparser --------------------------------------------------------------------------
