@@ -44,3 +44,16 @@ def test_a_bad_feeds_file_entry_is_a_feeds_file_error_naming_it(table, says):
     with pytest.raises(FeedsFileError) as err:
         parse_feeds(f'[[feeds]]\nname = "Local"\n{table}\n', "feeds.toml")
     assert str(err.value).startswith("feeds.toml: feed #1 ('Local'): " + says)
+
+
+@pytest.mark.parametrize("link", ["http://user:pw@h:99999/", "http://[::1/x", "https://h:-1/"])
+def test_an_entry_with_a_link_that_does_not_parse_costs_only_that_entry(link):
+    body = (
+        '<rss version="2.0"><channel><title>News</title>'
+        f"<item><title>Odd</title><link>{link}</link></item>"
+        "<item><title>Fine</title><link>http://127.0.0.1/news/1.html</link></item>"
+        "</channel></rss>"
+    ).encode()
+    parsed = parse_feed(body, url="http://127.0.0.1/rss.xml")
+    assert sorted(e.title for e in parsed.entries) == ["Fine", "Odd"]
+    assert len({e.key for e in parsed.entries}) == 2

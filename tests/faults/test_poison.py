@@ -13,7 +13,7 @@ import pytest
 from tasks.rediskeys import Keys
 from tests.celeryproc import ROOT, CeleryProcs, wait_until
 from tests.conftest import read_articles
-from tests.faults.inject.sitecustomize import KILL_MARK, POISON_MARK
+from tests.faults.poison_marks import KILL_MARK, POISON_MARK
 from tests.faults.procs import pipeline_env
 from tests.httpserver import Reply
 from tests.newssite import feeds_toml, serve_site

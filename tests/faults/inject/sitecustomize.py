@@ -8,9 +8,8 @@ from __future__ import annotations
 import os
 
 from tasks.clean import article
+from tests.faults.poison_marks import KILL_MARK, POISON_MARK
 
-POISON_MARK = "poison-page-for-the-fault-suite"
-KILL_MARK = "page-that-kills-its-worker"
 _real_clean = article._clean
 
 
