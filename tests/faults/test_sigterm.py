@@ -1,6 +1,8 @@
-"""SIGTERM to a worker mid-run (what `docker stop`, systemd and `newsworker run` send): the
-tasks in flight finish (warm shutdown), queued ones stay queued, and the next worker brings
-every article in once; no page is fetched twice, so nothing was lost and redone either."""
+"""SIGTERM to a worker mid-run. To its main process (what `docker stop` and `newsworker run`
+send): warm shutdown, the tasks in flight finish, queued ones stay queued, no page is fetched
+twice. To its whole process group (systemd's default KillMode=control-group): the pool's
+processes die at once and their tasks go back to the queue (acks_late, reject on worker lost)
+and are redone. Either way the next worker brings every article in, each stored once."""
 
 from __future__ import annotations
 
@@ -55,5 +57,10 @@ def test_sigterm_mid_run_loses_nothing(tmp_path, http_server, own_redis, sqlite_
         procs.stop_all()
     assert code == 0, "warm shutdown"
     assert in_flight > 0  # SIGTERM did land mid-run
-    assert set(page_hits(http_server).values()) == {1}
+    hits = page_hits(http_server)
+    if target == "main":  # warm shutdown: the tasks in flight finished, none is redone
+        assert set(hits.values()) == {1}
+    else:  # the pool's processes die at once: their tasks went back to the queue, redone once
+        assert set(hits.values()) <= {1, 2}
+        assert sum(1 for n in hits.values() if n == 2) <= 2  # at most one per pool process
     stored_once(sqlite_url, stories)
