@@ -144,7 +144,9 @@ class TcpProxy:
         self.listener.close()
 
 
-def pipeline_env(tmp_path: Path, server: LocalServer, redis_url: str, store_url: str, feeds: str):
+def pipeline_env(
+    tmp_path: Path, server: LocalServer, redis_url: str, store_url: str, feeds: str
+) -> dict[str, str]:
     """NEWS_* settings of a fast pipeline run: the feeds file written, private hosts allowed."""
     feeds_file = tmp_path / "feeds.toml"
     feeds_file.write_text(feeds)

@@ -53,8 +53,8 @@ def test_two_beats_never_poll_a_feed_twice_in_one_interval(tmp_path, http_server
     procs = CeleryProcs(env, tmp_path)
     try:
         procs.start_worker(concurrency=4)
-        procs._spawn("beat-a", ["beat", "-l", "info", "-s", str(tmp_path / "beat-a")])
-        procs._spawn("beat-b", ["beat", "-l", "info", "-s", str(tmp_path / "beat-b")])
+        procs.start_beat("beat-a")
+        procs.start_beat("beat-b")
         wait_until(lambda: len(polls(http_server)) == FEEDS, 60, "every feed polled", procs)
         start = time.monotonic()
         while time.monotonic() - start < RUN:
