@@ -64,10 +64,10 @@ class CeleryProcs:
             ],
         )
 
-    def start_beat(self) -> subprocess.Popen:
-        return self._spawn(
-            "beat", ["beat", "-l", "info", "-s", str(self.workdir / "beat-schedule")]
-        )
+    def start_beat(self, name: str = "beat") -> subprocess.Popen:
+        """A beat; a second one needs a name of its own (its own schedule file and log)."""
+        schedule = self.workdir / f"{name}-schedule"
+        return self._spawn(name, ["beat", "-l", "info", "-s", str(schedule)])
 
     def kill(self, name: str) -> None:
         """SIGKILL the whole process group: no warm shutdown, no goodbye."""

@@ -126,11 +126,15 @@ def _unwrap_amp_cache(url: str) -> str:
 
 def canonical_url(url: str, extra_tracking: tuple[str, ...] | frozenset[str] = ()) -> str:
     """Normalize a URL: lower-case scheme/host, no default port, fragment, tracking or AMP marks."""
-    parts = urlsplit(_unwrap_amp_cache(url.strip()))
+    try:
+        parts = urlsplit(_unwrap_amp_cache(url.strip()))
+        port = parts.port
+    except ValueError:  # port 99999, "http://[::1/x": no parts to normalize, kept as it is
+        return url.strip()
     scheme = parts.scheme.lower()
     host = _fold_host((parts.hostname or "").lower().rstrip("."))
-    if parts.port and DEFAULT_PORTS.get(scheme) != parts.port:
-        host = f"{host}:{parts.port}"
+    if port and DEFAULT_PORTS.get(scheme) != port:
+        host = f"{host}:{port}"
     extra = frozenset(p.lower() for p in extra_tracking)
     query = [
         (k, v)

@@ -205,13 +205,13 @@ def _relabel(text: str) -> bytes:
     return _XML_DECL_ENC.sub(rb"\1utf-8\3", data, count=1)
 
 
-# &#xD800; .. &#xDFFF; and &#55296; .. &#57343;: a character reference to a surrogate, which
-# makes feedparser's own re-encoding fail and the whole feed be refused.
-_SURROGATE_REF = re.compile(rb"&#(?:[xX]0*[dD][89a-fA-F][0-9a-fA-F]{2}|0*5[5-7][0-9]{3});")
+# A character reference to a code point that is not a character (a surrogate, &#xD800;, or
+# one beyond U+10FFFF) makes feedparser raise, and the whole feed would be refused.
+_SURROGATE_REF = re.compile(rb"&#(?:[xX][0-9a-fA-F]+|[0-9]+);")
 
 
 def without_surrogate_refs(data: bytes) -> bytes:
-    """The XML with every character reference to a surrogate replaced by U+FFFD's."""
+    """The XML with every reference to a surrogate or past U+10FFFF replaced by U+FFFD's."""
     if b"&#" not in data:
         return data
     return _SURROGATE_REF.sub(_replacement, data)
@@ -220,7 +220,7 @@ def without_surrogate_refs(data: bytes) -> bytes:
 def _replacement(match: re.Match[bytes]) -> bytes:
     ref = match.group(0)[2:-1]
     value = int(ref[1:], 16) if ref[:1] in b"xX" else int(ref)
-    return b"&#xFFFD;" if 0xD800 <= value <= 0xDFFF else match.group(0)
+    return b"&#xFFFD;" if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF else match.group(0)
 
 
 # --- feedparser --------------------------------------------------------------------------

@@ -143,21 +143,27 @@ def run(d: Delivery, svc: EntryServices, now: float) -> Step:
     """One try of the entry (see the module docstring for the whole map)."""
     if d.not_before is not None and now < d.not_before - EARLY:
         return Again(d.not_before - now, d)
-    with crash_guard(svc, d.entry) as crashed:
-        if crashed:
-            return fail(svc, d.entry, crashed, now)
-        token = svc.leases.take(d.entry.key)
-        if token is None:  # another run has it: look again when its lease ends or lapses
-            wait = min(svc.leases.ttl, svc.leases.remaining(d.entry.key) + 0.5)
-            return Again(wait, later(d, wait, now))
-        step: Step = Done(Outcome.FAILED)
-        try:
-            step = attempt(d, svc, now)
-        finally:
-            if not isinstance(step, Store):
-                svc.leases.give_up(d.entry.key, token)
-        # Store: the lease stays ours (renewed) until stored() or hand_over() ends it
-        return replace(step, token=token) if isinstance(step, Store) else step
+    with crash_guard(svc, d.entry) as guard:
+        if guard.crashed:
+            return fail(svc, d.entry, guard.crashed, now)
+        step = under_lease(d, svc, now)
+        guard.again = isinstance(step, Again)
+        return step
+
+
+def under_lease(d: Delivery, svc: EntryServices, now: float) -> Step:
+    token = svc.leases.take(d.entry.key)
+    if token is None:  # another run has it: look again when its lease ends or lapses
+        wait = min(svc.leases.ttl, svc.leases.remaining(d.entry.key) + 0.5)
+        return Again(wait, later(d, wait, now))
+    step: Step = Done(Outcome.FAILED)
+    try:
+        step = attempt(d, svc, now)
+    finally:
+        if not isinstance(step, Store):
+            svc.leases.give_up(d.entry.key, token)
+    # Store: the lease stays ours (renewed) until stored() or hand_over() ends it
+    return replace(step, token=token) if isinstance(step, Store) else step
 
 
 def attempt(d: Delivery, svc: EntryServices, now: float) -> Step:
@@ -303,21 +309,32 @@ def fail(svc: EntryServices, entry: FeedEntry, exc: IngestError | None, now: flo
     return Done(Outcome.FAILED)
 
 
+@dataclass
+class CrashGuard:
+    crashed: IngestError | None  # set once the entry killed its worker MAX_CRASHES times
+    again: bool = False  # this run ends in a retry or deferral: the entry is not done
+
+
 @contextmanager
-def crash_guard(svc: EntryServices, entry: FeedEntry) -> Iterator[IngestError | None]:
+def crash_guard(svc: EntryServices, entry: FeedEntry) -> Iterator[CrashGuard]:
     """Count runs of this entry that never ended: a page that kills the worker (out of memory,
     a crash in a C library) comes back at once (reject on worker lost) and would loop forever.
-    Yields an error once it has done so MAX_CRASHES times, else None."""
+    A run that ends takes back only its own count when the entry comes back (a retry, a
+    deferral while a dead run's lease runs out), so the runs that died stay counted across
+    the retries between them; the count goes when the entry is done."""
     key = svc.keys.crashes(entry.key)
     pipe = svc.redis.pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, 86_400)
     runs = pipe.execute()[0]
+    error = IngestError(f"killed its worker {runs - 1} times", url=entry.link)
+    guard = CrashGuard(error if runs > MAX_CRASHES else None)
     try:
-        yield (
-            IngestError(f"killed its worker {runs - 1} times", url=entry.link)
-            if runs > MAX_CRASHES
-            else None
-        )
-    finally:
-        svc.redis.delete(key)  # not reached when the process dies
+        yield guard
+    except BaseException:
+        svc.redis.decr(key)
+        raise
+    if guard.again:
+        svc.redis.decr(key)
+    else:
+        svc.redis.delete(key)  # done; none of this runs when the process dies
