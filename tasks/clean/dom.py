@@ -2,36 +2,38 @@
 boilerplate pruning and the index of metadata elements.
 
 Owned here: bounding the input (characters that can be text, and tags) so that any page
-parses in bounded time and memory; parsing once with lxml's HTML parser (C; the page's tree
-in lxml is only kept until the light tree below is built); building a light tree of the
-elements that can hold article text (``El``: name, attrs, parent, contents; text nodes are
-plain ``str``), leaving out at build time the subtrees that never do (scripts, styles,
-navigation, <head>, hidden elements...) after collecting their metadata (meta, link, JSON-LD,
-title, <time>); a single iterative post-order traversal (no recursion, so 50,000 nested divs
-are fine) that computes for every element its text and link-text length and paragraph
-scores bottom-up, prunes boilerplate subtrees (by tag, by class/id hints; after it, listings
-of teaser <article>s beside a story) and collects what metadata needs from the body (<time>,
-rel=tag, <h1>). The body chooser (tasks.clean.body) and metadata reader (tasks.clean.meta)
-only read what this walk produced.
+parses in bounded time and memory; parsing once with BeautifulSoup (lxml's parser feeding
+its tree builder); building from that tree a light tree of the elements that can hold
+article text (``El``: name, attrs, parent, contents; text nodes are plain ``str``), leaving
+out the subtrees that never do (scripts, styles, navigation, <head>, hidden elements...)
+after collecting their metadata (meta, link, JSON-LD, title, <time>); a single iterative
+post-order traversal (no recursion, so 50,000 nested divs are fine) that computes for every
+element its text and link-text length and paragraph scores bottom-up, prunes boilerplate
+subtrees (by tag, by class/id hints; after it, listings of teaser <article>s beside a story)
+and collects what metadata needs from the body (<time>, rel=tag, <h1>). The body chooser
+(tasks.clean.body) and metadata reader (tasks.clean.meta) only read what this walk produced.
 
-Why not BeautifulSoup: its tree builder spent 70 % of the cleaner's time (Python callbacks
-and bookkeeping per tag, for the half of the tags that sit in subtrees never read); lxml
-parses a page in ~2.5 ms and the light tree costs a fraction of the Tag objects (docs/body.md).
+Why a light tree beside BeautifulSoup's: the walk and the passes after it touch every
+element several times; plain slots are several times cheaper to read than Tag objects, and
+the half of the page that never holds text is not walked at all (docs/cleaner.md).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lxml import etree
+from bs4 import BeautifulSoup, CData, NavigableString
+from bs4 import Tag as SoupTag
+
+log = logging.getLogger(__name__)
 
 MAX_CHARS = 3_000_000  # characters that can be text (outside <script>/<style>) parsed
 MAX_RAW = 4 * MAX_CHARS  # characters parsed at all, scripts included
-LXML_MAX_DEPTH = 255  # libxml2 builds at most 256 levels of its tree and drops what is deeper
 MAX_TAGS = 80_000  # "<" characters outside scripts parsed; bounds tree size and depth
 MIN_PARAGRAPH = 25  # characters for a block to count as a paragraph when scoring
 SOFT_KEEP = 1200  # paragraph characters that save a hinted or soft-pruned subtree
@@ -262,129 +264,60 @@ def bound(html: str) -> str:
 
 
 def parse(html: str, rule: Any = None) -> PageIndex:
-    """One lxml parse of the bounded page, turned into the light tree (the index's root) with
-    the metadata of the subtrees left out. rule: a site rule (tasks.clean.sites), applied to
-    the parsed page first; the containers it selects become index.forced."""
-    html = bound(html)
-    parser = etree.HTMLParser(recover=True, remove_comments=True, remove_pis=True)
-    root = None
-    try:
-        parser.feed(html)
-        root = parser.close()
-    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
-        pass  # nothing parseable: an empty tree
+    """One BeautifulSoup parse (lxml's parser feeding BeautifulSoup's tree builder: no depth
+    limit) of the bounded page, turned into the light tree (the index's root) with the
+    metadata of the subtrees left out. rule: a site rule (tasks.clean.sites), applied to the
+    parsed page first; the containers it selects become index.forced."""
+    soup = BeautifulSoup(
+        _without_xml_declaration(bound(html)), "lxml", multi_valued_attributes=None
+    )
     index = PageIndex(El("[document]", {}, None))
-    if root is None:
-        return index
     picked: list = []
     if rule is not None:
-        rule.apply(root)
-        picked = rule.bodies(root)
-    if _build(root, index, {id(p) for p in picked}) < LXML_MAX_DEPTH:
-        return index
-    # Nested past the depth where libxml2 stops building its tree (and where walking an
-    # lxml tree from Python turns quadratic): built from the parser's events instead.
-    return _parse_events(html)
-
-
-def _parse_events(html: str) -> PageIndex:
-    """The light tree built directly from lxml's parser events (no lxml tree, no depth
-    limit); site rules need the lxml tree and do not apply here, and a control that
-    swallowed the page (_swallowed) is dropped: events cannot look ahead."""
-    index = PageIndex(El("[document]", {}, None))
-    parser = etree.HTMLParser(recover=True, target=_Events(index))
-    try:
-        parser.feed(html)
-        parser.close()
-    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
-        pass
+        rule.apply(soup)
+        picked = rule.bodies(soup)
+    _build(soup, index, {id(p) for p in picked})
     return index
 
 
-class _Events:
-    """lxml parser target that builds the light tree, leaving out what _enter leaves out."""
-
-    def __init__(self, index: PageIndex) -> None:
-        self.index, self.top, self.skip = index, index.soup, 0
-        self.meta = False  # collecting metadata inside a left-out subtree
-        self.text: list[str] | None = None  # text of a script or title being recorded
-        self.pending: tuple[str, dict] = ("", {})  # that script or title and its attributes
-
-    def start(self, tag: str, attrib: Any) -> None:
-        if self.skip:
-            self.skip += 1
-            if self.meta and tag in ("meta", "link", "script", "title", "time"):
-                self._record(tag, attrib)
-            return
-        if tag in DROP_TAGS or tag in ("meta", "link"):
-            self.skip, self.meta = 1, tag in _META_HOLDERS
-            self._record(tag, attrib)
-            return
-        attrs = dict(attrib)
-        if attrs and is_hidden(tag, attrs):
-            self.skip, self.meta = 1, False
-            return
-        el = El(tag, attrs, self.top)
-        self.top.contents.append(el)
-        self.top = el
-
-    def _record(self, tag: str, attrib: Any) -> None:
-        if tag in ("script", "title"):
-            self.pending, self.text = (tag, dict(attrib)), []
-        elif tag in ("meta", "link", "time"):
-            _enter_meta(tag, attrib, self.index)
-
-    def end(self, tag: str) -> None:
-        if self.text is not None and tag in ("script", "title"):
-            name, attrs = self.pending
-            _enter_meta(name, attrs, self.index, "".join(self.text))
-            self.text = None
-        if self.skip:
-            self.skip -= 1
-        elif self.top.parent is not None:
-            self.top = self.top.parent
-
-    def data(self, text: str) -> None:
-        if self.text is not None:
-            self.text.append(text)
-        elif not self.skip:
-            contents = self.top.contents
-            last = contents[-1] if contents else None
-            if isinstance(last, str):
-                contents[-1] = last + text  # adjacent data events are one text
-            else:
-                contents.append(text)
-
-    def comment(self, text: str) -> None:
-        pass
-
-    def close(self) -> None:
-        return None
+_XML_DECLARATION = re.compile(r"\s*<\?xml\b[^>]*>")
+_xml_noted = False
 
 
-def _build(root: Any, index: PageIndex, picked: set[int]) -> int:
-    """Build the light tree of the lxml tree under the index's root, in document order; the
-    subtrees that never hold article text are left out after their metadata is recorded.
-    Returns the depth reached."""
+def _without_xml_declaration(html: str) -> str:
+    """The page without a leading <?xml ...?> (the text is decoded already, so it says
+    nothing more): BeautifulSoup would warn on stderr that an XML page is parsed as HTML,
+    for every such page. The log says it instead, once per process."""
+    global _xml_noted
+    match = _XML_DECLARATION.match(html)
+    if match is None:
+        return html
+    if not _xml_noted:
+        _xml_noted = True
+        log.info("a page is XML (parsed as HTML, as every page; said once per process)")
+    return html[match.end() :]
+
+
+def _build(soup: BeautifulSoup, index: PageIndex, picked: set[int]) -> None:
+    """Build the light tree of the parsed page under the index's root, in document order;
+    the subtrees that never hold article text are left out after their metadata is recorded
+    (an iterative walk: 50,000 nested elements are fine)."""
     document = index.soup
-    stack: list = [(root, document, 1)]
-    deepest = 0
+    stack: list = [(node, document) for node in reversed(soup.contents)]
     while stack:
-        lx, parent, depth = stack.pop()
-        name = lx.tag
-        if type(name) is str:
-            el = _enter(lx, name, parent, index)
+        node, parent = stack.pop()
+        if isinstance(node, SoupTag):
+            el = _enter(node, node.name, parent, index)
             if el is not None:
                 parent.contents.append(el)
-                if lx.text:
-                    el.contents.append(lx.text)
-                if picked and id(lx) in picked:
+                if picked and id(node) in picked:
                     index.forced.append(el)
-                deepest = max(deepest, depth)
-                stack.extend((child, el, depth + 1) for child in reversed(lx))
-        if lx.tail and parent is not document:
-            parent.contents.append(lx.tail)
-    return deepest
+                stack.extend((child, el) for child in reversed(node.contents))
+        elif type(node) in _TEXT_TYPES and parent is not document:
+            parent.contents.append(str(node))
+
+
+_TEXT_TYPES = (NavigableString, CData)  # not comments, doctypes or processing instructions
 
 
 _META_HOLDERS = frozenset({"head", "noscript", "template", "nav", "footer", "figure"})
@@ -396,23 +329,23 @@ _META_HOLDERS = frozenset({"head", "noscript", "template", "nav", "footer", "fig
 _INLINE_CHROME = frozenset({"button", "label", "menu"})
 
 
-def _swallowed(lx: Any) -> bool:
+def _swallowed(tag: SoupTag) -> bool:
     """Whether a control holds paragraphs: page content the parser nested into it."""
-    return len(lx) > 0 and next(lx.iterdescendants("p"), None) is not None
+    return tag.find("p") is not None
 
 
-def _enter(lx: Any, name: str, parent: El, index: PageIndex) -> El | None:
-    """The El of an lxml element, or None when it is left out (its metadata recorded)."""
-    if name in DROP_TAGS and not (name in _INLINE_CHROME and _swallowed(lx)):
+def _enter(tag: SoupTag, name: str, parent: El, index: PageIndex) -> El | None:
+    """The El of a parsed element, or None when it is left out (its metadata recorded)."""
+    if name in DROP_TAGS and not (name in _INLINE_CHROME and _swallowed(tag)):
         if name in ("script", "title"):
-            _enter_meta(name, lx.attrib, index, lx.text)
+            _enter_meta(name, tag.attrs, index, tag.get_text())
         elif name in _META_HOLDERS:
-            _walk_head(lx, index)
+            _walk_head(tag, index)
         return None
     if name in ("meta", "link"):
-        _enter_meta(name, lx.attrib, index)
+        _enter_meta(name, tag.attrs, index)
         return None
-    attrs = dict(lx.items())  # not lx.attrib: a name like "{count}" reads as a namespace
+    attrs = dict(tag.attrs)
     if attrs and is_hidden(name, attrs):
         return None
     return El(name, attrs, parent)
@@ -453,7 +386,7 @@ def _enter_meta(
     name: str, attrs: Any, index: PageIndex, text: str | None = None, tag: Any = None
 ) -> None:
     """Record a metadata element (meta, link, JSON-LD, title, time; tag: the time's El, or
-    the lxml element of a time in a left-out subtree)."""
+    the parsed element of a time in a left-out subtree)."""
     if name == "meta":
         key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
         content = attrs.get("content")
@@ -478,24 +411,22 @@ def _enter_meta(
             index.time_tags.append(tag if isinstance(tag, El) else _shadow(tag, attrs))
 
 
-def _walk_head(lx: Any, index: PageIndex) -> None:
+def _walk_head(tag: SoupTag, index: PageIndex) -> None:
     """Collect the metadata elements of a left-out subtree (usually <head>)."""
-    for count, el in enumerate(lx.iter("meta", "link", "script", "title", "time")):
-        if count >= 5000:
-            break
-        _enter_meta(el.tag, el.attrib, index, el.text, el)
+    for el in tag.find_all(("meta", "link", "script", "title", "time"), limit=5000):
+        _enter_meta(el.name, el.attrs, index, el.get_text(), el)
 
 
-def _shadow(lx: Any, attrs: Any) -> El:
-    """A detached El for a <time> outside the light tree, with copies of its (lxml)
+def _shadow(tag: SoupTag | None, attrs: Any) -> El:
+    """A detached El for a <time> outside the light tree, with copies of its parsed
     ancestors as parents, so that dates can tell a footer's date by its context."""
     el = El("time", dict(attrs.items()) if attrs is not None else {}, None)
-    tail, up = el, lx.getparent() if lx is not None and hasattr(lx, "getparent") else None
+    tail, up = el, tag.parent if tag is not None else None
     for _ in range(12):
-        if up is None or not isinstance(up.tag, str):
+        if up is None or up.name == "[document]":
             break
-        tail.parent = El(up.tag, dict(up.items()), None)
-        tail, up = tail.parent, up.getparent()
+        tail.parent = El(up.name, dict(up.attrs), None)
+        tail, up = tail.parent, up.parent
     return el
 
 

@@ -3,7 +3,7 @@
 Owned here: the sites file format (TOML, NEWS_SITES_FILE), validated at load time so that a
 bad entry fails the start with one line naming the file and the entry, and the lookup of
 the rule of a URL's host (the host itself or any parent domain). A rule names the body
-container (a CSS selector, lxml.cssselect on the parsed page) and optional selectors of elements to
+container (a CSS selector, BeautifulSoup ``select``) and optional selectors of elements to
 drop first. Example::
 
     [[sites]]
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cssselect import SelectorError
-from lxml.cssselect import CSSSelector
+import soupsieve
+from bs4 import BeautifulSoup, Tag
 
 MAX_SELECTED = 200  # body containers taken from one page at most
 
@@ -34,36 +34,20 @@ class SiteRule:
     """The override of one host: its body selector and the selectors dropped first."""
 
     host: str
-    body: Any  # a compiled lxml.cssselect.CSSSelector
+    body: Any  # a compiled soupsieve selector
     drop: tuple[Any, ...] = ()
 
-    def apply(self, root: Any) -> None:
-        """Remove the elements the drop selectors match from the parsed page (lxml), before
-        the walk; the text that follows an element stays."""
+    def apply(self, soup: BeautifulSoup) -> None:
+        """Remove the elements the drop selectors match (before the walk)."""
         for selector in self.drop:
-            for el in selector(root):
-                _remove(el)
+            for tag in selector.select(soup):
+                tag.decompose()
 
-    def bodies(self, root: Any) -> list[Any]:
-        """The body containers (lxml elements) the selector matches, outermost only, in
-        page order."""
-        found = self.body(root)[:MAX_SELECTED]
+    def bodies(self, soup: BeautifulSoup) -> list[Tag]:
+        """The body containers the selector matches, outermost only, in page order."""
+        found = self.body.select(soup, limit=MAX_SELECTED)
         ids = {id(t) for t in found}
-        return [t for t in found if not any(id(a) in ids for a in t.iterancestors())]
-
-
-def _remove(el: Any) -> None:
-    """Take an lxml element out of its tree, keeping its tail text in place."""
-    parent = el.getparent()
-    if parent is None:
-        return
-    if el.tail:
-        before = el.getprevious()
-        if before is not None:
-            before.tail = (before.tail or "") + el.tail
-        else:
-            parent.text = (parent.text or "") + el.tail
-    parent.remove(el)
+        return [t for t in found if not any(id(a) in ids for a in t.parents)]
 
 
 @dataclass(frozen=True)
@@ -87,8 +71,8 @@ def _compile(value: Any, where: str, key: str) -> Any:
     if not isinstance(value, str) or not value.strip():
         raise SitesFileError(f"{where}: {key!r} must be a non-empty CSS selector")
     try:
-        return CSSSelector(value, translator="html")
-    except (SelectorError, ValueError) as exc:
+        return soupsieve.compile(value)
+    except (soupsieve.SelectorSyntaxError, ValueError) as exc:
         first = str(exc).splitlines()[0]
         raise SitesFileError(f"{where}: {key!r} is not a valid CSS selector: {first}") from None
 
