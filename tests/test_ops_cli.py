@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -17,6 +18,7 @@ import pytest
 from config.settings import load_settings
 from tasks import jobs, metrics
 from tasks.errors import NotFound
+from tasks.ingest import entry as entry_life
 from tasks.models import FeedEntry
 from tasks.services import Resources
 from tests.conftest import TEST_REDIS_URL
@@ -52,8 +54,18 @@ def entry(n: int, feed: str) -> FeedEntry:
 
 def test_failed_list_show_drop(service_env, redis_client, keys, capsys):
     r = service_env
-    jobs.record_failure(r, entry(1, "world"), NotFound("404 Not Found", url="https://x/1"), None)
-    jobs.record_failure(r, entry(2, "sport"), NotFound("404 Not Found", url="https://x/2"), None)
+    entry_life.fail(
+        jobs.services(r),
+        entry(1, "world"),
+        NotFound("404 Not Found", url="https://x/1"),
+        time.time(),
+    )
+    entry_life.fail(
+        jobs.services(r),
+        entry(2, "sport"),
+        NotFound("404 Not Found", url="https://x/2"),
+        time.time(),
+    )
     jobs.record_store_failure(r, article(3, "world", "2026-11-01"), None, OSError("disk"), None)
     raws = redis_client.lrange(keys.failed, 0, -1)
     ids = [record_id(raw) for raw in raws]

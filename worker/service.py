@@ -142,13 +142,14 @@ def worker_commands(s: Settings, celery: list[str], level: str) -> list[tuple[st
     if s.worker_pool == "prefork":
         pool = ["-P", "prefork", "-c", str(s.worker_concurrency), "-n", "newsworker@%h"]
         return [("worker", [*celery, *common, *pool])]
+    n = s.worker_concurrency
     return [
         (
-            f"worker-{i}",
+            "worker" if n == 1 else f"worker-{i}",
             [*celery, *common, "-P", "threads", "-c", str(s.worker_threads)]
             + ["-n", f"newsworker-{i}@%h"],
         )
-        for i in range(1, s.worker_concurrency + 1)
+        for i in range(1, n + 1)
     ]
 
 

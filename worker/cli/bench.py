@@ -1,5 +1,6 @@
 """`newsworker bench ...`: measured figures. `bench extract DIR` scores the cleaner (and peer
-extractors) on a folder of real pages; `bench seen` comes from worker.bench.seen.
+extractors) on a folder of real pages; `bench seen`, `bench dedupe` and `bench pipeline` come
+from worker.bench.
 
 The extraction metric is the public article-extraction benchmark's: text -> word tokens
 (\\w+) -> multiset of 4-token shingles (1-3 tokens make one shingle); per page tp/fp/fn from
@@ -249,8 +250,8 @@ def cmd_extract(args) -> int:
 
 
 def register(sub) -> None:
-    """Add `bench extract`, `bench pipeline` (and `bench seen` when worker.bench.seen exists)."""
-    bench = sub.add_parser("bench", help="benchmarks: extraction quality and speed, seen index")
+    """Add `bench extract`, `bench pipeline`, `bench seen` and `bench dedupe`."""
+    bench = sub.add_parser("bench", help="benchmarks: extraction, pipeline, seen index, dedupe")
     bench_sub = bench.add_subparsers(dest="bench_command", metavar="BENCH")
     extract = bench_sub.add_parser("extract", help="score the cleaner (and peers) on real pages")
     extract.add_argument("dir", help="folder with html/<id>.html.gz and ground-truth.json")
@@ -269,11 +270,10 @@ def register(sub) -> None:
         "default: a dates-dev folder next to DIR; '' for none",
     )
     extract.set_defaults(func=cmd_extract)
+    from worker.bench.dedupe import add_dedupe_parser
     from worker.bench.pipeline import add_pipeline_parser
+    from worker.bench.seen import add_seen_parser
 
     add_pipeline_parser(bench_sub)
-    try:
-        from worker.bench.seen import add_seen_parser
-    except ImportError:
-        return
     add_seen_parser(bench_sub)
+    add_dedupe_parser(bench_sub)
