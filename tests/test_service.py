@@ -137,7 +137,8 @@ def test_run_on_embedded_defaults_collects_articles_and_stops_cleanly(tmp_path, 
         assert leftovers.stdout.strip() == ""
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            # every child has a process group of its own, all in the run's session
+            subprocess.run(["pkill", "-KILL", "-s", str(proc.pid)], check=False)
         log.close()
     console = (tmp_path / "run.log").read_text()
     assert "stopped" in console
@@ -197,6 +198,7 @@ def test_run_restarts_a_killed_worker_and_articles_keep_arriving(tmp_path, http_
         NEWS_FEEDS_FILE=str(feeds),
         NEWS_FETCH_ALLOW_PRIVATE="1",
         NEWS_FLOWER_PORT="0",
+        NEWS_METRICS_PORT=str(free_port()),
         NEWS_HOST_RATE="50",
         NEWS_BEAT_TICK="1",
         NEWS_WORKER_CONCURRENCY="1",
@@ -231,6 +233,7 @@ def test_run_restarts_a_killed_worker_and_articles_keep_arriving(tmp_path, http_
         assert leftovers.stdout.strip() == ""
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            # every child has a process group of its own, all in the run's session
+            subprocess.run(["pkill", "-KILL", "-s", str(proc.pid)], check=False)
         log.close()
     assert "stopped (restarts: worker 1)" in log_path.read_text()
