@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from bs4 import BeautifulSoup, CData, NavigableString
 from bs4 import Tag as SoupTag
@@ -345,7 +345,7 @@ def _enter(tag: SoupTag, name: str, parent: El, index: PageIndex) -> El | None:
     if name in ("meta", "link"):
         _enter_meta(name, tag.attrs, index)
         return None
-    attrs = dict(tag.attrs)
+    attrs = _attrs(tag)
     if attrs and is_hidden(name, attrs):
         return None
     return El(name, attrs, parent)
@@ -411,6 +411,12 @@ def _enter_meta(
             index.time_tags.append(tag if isinstance(tag, El) else _shadow(tag, attrs))
 
 
+def _attrs(tag: SoupTag) -> dict[str, str]:
+    """A copy of the element's attributes: every value a str, as the page wrote it (parsed
+    with multi_valued_attributes=None)."""
+    return cast(dict[str, str], dict(tag.attrs))
+
+
 def _walk_head(tag: SoupTag, index: PageIndex) -> None:
     """Collect the metadata elements of a left-out subtree (usually <head>)."""
     for el in tag.find_all(("meta", "link", "script", "title", "time"), limit=5000):
@@ -425,7 +431,7 @@ def _shadow(tag: SoupTag | None, attrs: Any) -> El:
     for _ in range(12):
         if up is None or up.name == "[document]":
             break
-        tail.parent = El(up.name, dict(up.attrs), None)
+        tail.parent = El(up.name, _attrs(up), None)
         tail, up = tail.parent, up.parent
     return el
 
