@@ -128,3 +128,22 @@ def flush_db(url: str) -> None:
     client = redis.Redis.from_url(url)
     client.flushdb()
     client.close()
+
+
+def pipeline_settings(
+    redis_url: str, store_url: str, feeds_file: Path, data_dir: Path
+) -> dict[str, str]:
+    """NEWS_* settings of a fast pipeline run on the tests' local servers: private hosts
+    allowed, a generous host rate, a 1 s beat tick, short leases and visibility timeout."""
+    return {
+        "NEWS_REDIS_URL": redis_url,
+        "NEWS_STORE_URL": store_url,
+        "NEWS_FEEDS_FILE": str(feeds_file),
+        "NEWS_DATA_DIR": str(data_dir),
+        "NEWS_FETCH_ALLOW_PRIVATE": "1",
+        "NEWS_HOST_RATE": "40",
+        "NEWS_HOST_BURST": "10",
+        "NEWS_BEAT_TICK": "1",
+        "NEWS_LEASE_TTL": "5",
+        "NEWS_VISIBILITY_TIMEOUT": "8",
+    }

@@ -15,7 +15,7 @@ import redis
 
 from tasks.rediskeys import Keys
 from tasks.store import open_store
-from tests.celeryproc import ROOT, CeleryProcs, flush_db, wait_until
+from tests.celeryproc import ROOT, CeleryProcs, flush_db, pipeline_settings, wait_until
 from tests.conftest import E2E_REDIS_URL, read_articles
 from tests.httpserver import Reply
 from tests.newssite import SlowPage, feeds_toml, page_html, serve_site
@@ -27,18 +27,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def pipeline_env(tmp_path, http_server, store_url):
     feeds_file = tmp_path / "feeds.toml"
     feeds_file.write_text(feeds_toml(http_server))
-    env = {
-        "NEWS_REDIS_URL": E2E_REDIS_URL,
-        "NEWS_STORE_URL": store_url,
-        "NEWS_FEEDS_FILE": str(feeds_file),
-        "NEWS_DATA_DIR": str(tmp_path / "data"),
-        "NEWS_FETCH_ALLOW_PRIVATE": "1",
-        "NEWS_HOST_RATE": "40",
-        "NEWS_HOST_BURST": "10",
-        "NEWS_BEAT_TICK": "1",
-        "NEWS_LEASE_TTL": "5",
-        "NEWS_VISIBILITY_TIMEOUT": "8",
-    }
+    env = pipeline_settings(E2E_REDIS_URL, store_url, feeds_file, tmp_path / "data")
     flush_db(E2E_REDIS_URL)
     procs = CeleryProcs(env, tmp_path)
     yield env, procs

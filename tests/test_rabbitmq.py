@@ -15,7 +15,7 @@ import uuid
 import pytest
 import redis
 
-from tests.celeryproc import ROOT, CeleryProcs, flush_db, wait_until
+from tests.celeryproc import ROOT, CeleryProcs, flush_db, pipeline_settings, wait_until
 from tests.conftest import E2E_REDIS_URL, read_articles
 from tests.httpserver import quiet
 from tests.newssite import feeds_toml, serve_site
@@ -49,18 +49,10 @@ def queues(vhost: str) -> dict[str, int]:
 def rabbit_env(tmp_path, http_server, vhost):
     feeds_file = tmp_path / "feeds.toml"
     feeds_file.write_text(feeds_toml(http_server))
-    env = {
-        "NEWS_BROKER_URL": AMQP + vhost,
-        "NEWS_REDIS_URL": E2E_REDIS_URL,
-        "NEWS_STORE_URL": f"sqlite:///{tmp_path}/articles.db",
-        "NEWS_FEEDS_FILE": str(feeds_file),
-        "NEWS_DATA_DIR": str(tmp_path / "data"),
-        "NEWS_FETCH_ALLOW_PRIVATE": "1",
-        "NEWS_HOST_RATE": "40",
-        "NEWS_HOST_BURST": "10",
-        "NEWS_BEAT_TICK": "1",
-        "NEWS_LEASE_TTL": "5",
-    }
+    store_url = f"sqlite:///{tmp_path}/articles.db"
+    settings = pipeline_settings(E2E_REDIS_URL, store_url, feeds_file, tmp_path / "data")
+    settings.pop("NEWS_VISIBILITY_TIMEOUT")  # a Redis transport option; RabbitMQ redelivers
+    env = {"NEWS_BROKER_URL": AMQP + vhost, **settings}
     flush_db(E2E_REDIS_URL)
     procs = CeleryProcs(env, tmp_path)
     yield env, procs

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import redis
 
+from tests.celeryproc import pipeline_settings
 from tests.httpserver import LocalServer
 
 
@@ -150,19 +151,8 @@ def pipeline_env(
     """NEWS_* settings of a fast pipeline run: the feeds file written, private hosts allowed."""
     feeds_file = tmp_path / "feeds.toml"
     feeds_file.write_text(feeds)
-    return {
-        "NEWS_REDIS_URL": redis_url,
-        "NEWS_STORE_URL": store_url,
-        "NEWS_FEEDS_FILE": str(feeds_file),
-        "NEWS_DATA_DIR": str(tmp_path / "data"),
-        "NEWS_FETCH_ALLOW_PRIVATE": "1",
-        "NEWS_HOST_RATE": "40",
-        "NEWS_HOST_BURST": "10",
-        "NEWS_BEAT_TICK": "1",
-        "NEWS_LEASE_TTL": "5",
-        "NEWS_VISIBILITY_TIMEOUT": "8",
-        "NEWS_FLOWER_PORT": "0",
-    }
+    settings = pipeline_settings(redis_url, store_url, feeds_file, tmp_path / "data")
+    return {**settings, "NEWS_FLOWER_PORT": "0"}
 
 
 def alive(pid: int) -> bool:

@@ -35,9 +35,9 @@ def test_good_references_are_untouched():
 @pytest.mark.parametrize(
     ("table", "says"),
     [
-        ('url = "http://[::1/x"', "'url' is not a valid URL"),
-        ('url = "http://127.0.0.1/rss"\nid = [1]', "'id' must be a string"),
-        ('url = "http://127.0.0.1/rss"\nid = 5', "'id' must be a string"),
+        ('url = "http://[::1/x"', "'url' is malformed"),
+        ('url = "http://127.0.0.1/rss"\nid = [1]', "'id' must be a non-empty string"),
+        ('url = "http://127.0.0.1/rss"\nid = 5', "'id' must be a non-empty string"),
     ],
 )
 def test_a_bad_feeds_file_entry_is_a_feeds_file_error_naming_it(table, says):

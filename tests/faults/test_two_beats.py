@@ -49,6 +49,7 @@ def test_two_beats_never_poll_a_feed_twice_in_one_interval(tmp_path, http_server
         NEWS_BEAT_TICK="0.5",
         NEWS_POLL_MIN_INTERVAL=str(INTERVAL),
         NEWS_POLL_JITTER="0",
+        NEWS_LOG_LEVEL="debug",  # beat's per-tick lines are shown at debug only
     )
     procs = CeleryProcs(env, tmp_path)
     try:
