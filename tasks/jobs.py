@@ -17,6 +17,7 @@ from celery import shared_task
 
 from tasks import metrics
 from tasks import services as task_services
+from tasks.errors import TransientError
 from tasks.formats import host_of, iso_time
 from tasks.ingest import entry as entry_life
 from tasks.ingest.entry import MAX_CRASHES, RETRY_CAP, backoff  # noqa: F401 - re-exported
@@ -135,12 +136,17 @@ def ingest_entry(
     delivery = entry_life.Delivery(entry, run_id, failures, not_before)
     try:
         step = entry_life.run(delivery, services(r), time.time())
-    except Exception:  # Redis lost mid-way, a bug: nothing is marked seen, so try again later
+    except Exception as exc:  # Redis lost mid-way, a bug: nothing is marked seen, try again
         log.exception(
             "ingest crashed feed=%s url=%s entry=%s", entry.feed_id, entry.link, entry.key
         )
         if failures >= r.settings.fetch_retries:
-            raise  # recorded by Celery; the entry is still unseen, so the next poll brings it
+            # to the failed list, not dropped: a feed that answers 304 never offers it again
+            crash = TransientError(f"{type(exc).__name__}: {exc}", url=entry.link)
+            step = entry_life.fail(services(r), entry, crash, time.time())
+            count(r, entry.feed_id, step.outcome.value)
+            progress(r, run_id, step.outcome.value)
+            return step.outcome.value
         wait = backoff(failures, r.settings.fetch_retry_backoff)
         step = entry_life.Again(
             wait, entry_life.later(delivery, wait, time.time(), failures=failures + 1)
