@@ -38,3 +38,91 @@ def test_date_strings_props_and_headline():
     before = tag.previous_sibling
     assert isinstance(before, str) and before == " "
     assert isinstance(before, str) and isinstance(tag.parent.contents[0], El)
+
+
+# The parse's two savings: stretches cut before it, and the lighter tree builder.
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from bs4 import BeautifulSoup  # noqa: E402
+
+from tasks.clean import dom  # noqa: E402
+
+PAGES = Path(__file__).parent / "pages"
+
+
+def test_strip_unused_cuts_scripts_styles_drawings_and_comments_keeps_json_ld():
+    html = (
+        "<p>a</p><script>var x = '<p>not text</p>';</script><STYLE>p{}</STYLE>"
+        '<svg viewBox="0 0 1 1"><path d="M0"/><title>icon</title></svg><!-- a <p>note</p> -->'
+        '<script type="application/ld+json">{"headline": "<svg> in JSON"}</script><p>b</p>'
+    )
+    out = dom.strip_unused(html)
+    assert out == (
+        '<p>a</p><script type="application/ld+json">{"headline": "<svg> in JSON"}</script><p>b</p>'
+    )
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>a</p><script>never closed <p>b</p>",
+        "<p>a</p><!-- never closed <p>b</p>",
+        "<p>a</p><svg><path/> <p>b</p>",
+        "<p>a</p><script>x</script",
+    ],
+)
+def test_strip_unused_keeps_an_unclosed_stretch_and_what_follows(html):
+    assert dom.strip_unused(html) == html
+
+
+def test_strip_unused_is_one_pass_over_many_unclosed_openings():
+    html = "<p>story</p>" + "<script>" * 100_000
+    assert dom.strip_unused(html) == html  # stops at the first: the rest is script text
+
+
+def _light(index: dom.PageIndex) -> list:
+    """The light tree as a list (adjacent texts joined, whitespace collapsed), with metadata."""
+    out: list = []
+    stack: list = [(index.soup, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            if out and out[-1][0] == "text" and out[-1][1] == depth:
+                node = out.pop()[2] + node
+            out.append(("text", depth, node))
+            continue
+        out.append(("el", depth, node.name, sorted(node.attrs.items())))
+        stack.extend((child, depth + 1) for child in reversed(node.contents))
+    tree = [(k, d, " ".join(v[0].split())) if k == "text" else (k, d, *v) for k, d, *v in out]
+    return [tree, index.metas, index.links, index.jsonld, index.title, index.times]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in PAGES.glob("*.html")))
+def test_the_lighter_builder_gives_the_light_tree_of_beautifulsoups_own(name):
+    html = dom.strip_unused((PAGES / name).read_bytes().decode("utf-8", "replace"))
+    ours, stock = (dom.PageIndex(dom.El("[document]", {}, None)) for _ in range(2))
+    dom._build(dom.soup_of(html), ours, set())
+    dom._build(BeautifulSoup(html, "lxml", multi_valued_attributes=None), stock, set())
+    assert _light(ours) == _light(stock)
+    assert len(_light(ours)[0]) > 20
+
+
+def test_the_lighter_builder_keeps_metadata_inside_navigation_and_footers():
+    html = (
+        "<body><nav><ul><li><a href='/'>Home</a></li></ul>"
+        '<script type="application/ld+json">{"a": 1}</script></nav><p>Story text.</p>'
+        '<footer><div class="x"><time datetime="2020-01-02">2 Jan</time>'
+        '<meta itemprop="datePublished" content="2020-01-02"></div></footer>'
+        "<svg><title>icon</title></svg></body>"
+    )
+    soup = dom.soup_of(html)
+    nav, footer, svg = soup.find("nav"), soup.find("footer"), soup.find("svg")
+    assert [t.name for t in nav.find_all(True)] == ["script"]
+    assert nav.script.string == '{"a": 1}'
+    assert [t.name for t in footer.find_all(True)] == ["time", "meta"]
+    assert svg.contents == []
+    index = walk(parse(html))
+    assert index.jsonld == ['{"a": 1}'] and ("datepublished", "2020-01-02") in index.metas
+    assert [w for w, _ in index.times] == ["2020-01-02"]
