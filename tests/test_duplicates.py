@@ -242,3 +242,17 @@ def test_memory_per_article_is_small(redis_client, keys):
     stored = sum(redis_client.strlen(k) for k in index_keys(redis_client, keys))
     assert stored <= 50 * (RECORD + 20 * BAND)
     assert RECORD + 20 * BAND <= 300
+
+
+def test_remember_reuses_the_fingerprint_find_computed(redis_client, keys):
+    """The storage task in the same process reuses find()'s fingerprint; a changed body is
+    computed afresh."""
+    body = " ".join(f"word{i} and more text for a long story" for i in range(80))
+    story = article(body, "http://a.test/x")
+    index = DuplicateIndex(redis_client, keys, ttl=60)
+    first = index.fingerprint(story)
+    assert index.fingerprint(story) is first
+    assert first == index.compute(story)
+    changed = article(body + " more", "http://a.test/x")
+    assert index.fingerprint(changed) is not first
+    assert index.fingerprint(changed) == index.compute(changed) != first

@@ -386,6 +386,9 @@ def parse(html: str, rule: Any = None) -> PageIndex:
         rule.apply(soup)
         picked = rule.bodies(soup)
     _build(soup, index, {id(p) for p in picked})
+    # Its links form cycles: left to the garbage collector, ~40k objects a page are walked
+    # again by each collection of the worker's large heap (~20 % of the clean's time there).
+    soup.decompose()
     return index
 
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
+from collections import OrderedDict
 
 from tasks.dedupe.fingerprint import (
     SIG_BYTES,
@@ -213,6 +215,10 @@ return {}
 REMEMBER_LUA = COMMON_LUA + "\nwrite(rec)\nreturn 0\n"
 
 
+Fingerprint = tuple[int, bytes, list[bytes], bytes]
+RECENT_FINGERPRINTS = 512  # kept per process (~1 KB each): more than the stores in flight
+
+
 class DuplicateIndex:
     """Earlier articles by MinHash bands (or, for short stories, content and title + lead).
 
@@ -236,8 +242,28 @@ class DuplicateIndex:
         self.slice_len = max(1, self.ttl // SLICES)
         self._find = redis.register_script(FIND_LUA)
         self._remember = redis.register_script(REMEMBER_LUA)
+        # The fingerprints of the last articles found: remember() after the store reuses the
+        # one find() computed when the storage task runs in the same process.
+        self._recent: OrderedDict[tuple[str, str, str], Fingerprint] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
-    def fingerprint(self, article: Article) -> tuple[int, bytes, list[bytes], bytes]:
+    def fingerprint(self, article: Article) -> Fingerprint:
+        """The article's fingerprint (see compute), from the recent ones when known."""
+        if not article.content_hash:
+            return self.compute(article)
+        key = (article.id, article.content_hash, article.title or "")
+        with self._recent_lock:
+            known = self._recent.get(key)
+        if known is not None:
+            return known
+        fingerprint = self.compute(article)
+        with self._recent_lock:
+            self._recent[key] = fingerprint
+            while len(self._recent) > RECENT_FINGERPRINTS:
+                self._recent.popitem(last=False)
+        return fingerprint
+
+    def compute(self, article: Article) -> Fingerprint:
         """(flags, the 64 signature bytes, band hashes, title + lead key to probe) of an
         article. A long body under twice the short limit also probes short stories by title +
         lead: a short story with chrome lines added may cross the limit."""
