@@ -379,3 +379,13 @@ def test_the_visits_today_date_by_the_headline_is_not_the_story_date():
         "<main>", '<main><div class="header-today">Saturday, 9 October 2021</div>'
     )
     assert dates(html)[0] is None
+
+
+def test_a_split_date_reads_only_a_short_container():
+    big = "<span>x</span>" * 5000
+    top = f'<div class="date"><span>26</span> Okt 2018 {big}</div>'
+    start = time.process_time()
+    assert dates(page(top=top, lang="de"))[0] is None  # not a date's container
+    assert time.process_time() - start < 0.5
+    deep = "<span>" * 3000 + "26" + "</span>" * 3000
+    assert dates(page(top=f'<div class="date">{deep} Okt 2018</div>', lang="de"))[0] is None

@@ -6,7 +6,9 @@ elements, ``<time datetime>``, hAtom ``<abbr class="published">``), then the byl
 dateline a reader sees ("Published 6 Oct 2021, 14:30", "06.10.2021", "6 octobre 2021",
 "hace 3 días" against the fetch time), then a date in the URL path, then the feed entry.
 Dates inside comments, related-story teasers, sidebars, footers, "last updated" or
-copyright lines are never the publication date. Everything read here was collected by the
+copyright lines are never the publication date. When the day the page shows by its headline
+differs from its structured date but its own data names that day too (dateModified, another
+published meta), the shown day wins: the page stands by it. Everything read here was collected by the
 one walk of tasks.clean.dom; the tree is only climbed from a candidate to its ancestors.
 
 A date without an offset is read as UTC, the only assumption that needs no guessing. Pure
@@ -366,7 +368,7 @@ def seen_dates(index: PageIndex, now: str | None) -> Seen:
         low = " ".join(text.lower().split())
         first = _first_date(low, lang)
         if first is None and hinted:
-            low, first = _split_date(index, tag, low, lang)
+            low, first = _split_date(tag, low, lang)
         if first is None:
             if seen.relative is None and hinted:
                 seen.relative = relative_date(low, now)
@@ -391,22 +393,36 @@ def seen_dates(index: PageIndex, now: str | None) -> Seen:
     return seen
 
 
-def _split_date(
-    index: PageIndex, tag: Tag, low: str, lang: str | None
-) -> tuple[str, tuple[int, str] | None]:
+def _split_date(tag: Tag, low: str, lang: str | None) -> tuple[str, tuple[int, str] | None]:
     """A date written across elements of a date container (<span class="day">26</span>
     Okt 2018): the short text of the string's element, else of its parent."""
-    node: Tag | None = tag
-    for _ in range(2):
-        stats = index.nodes.get(id(node)) if node is not None else None
-        if node is None or stats is None or stats.text > _SPLIT_MAX:
+    for node in (tag, tag.parent):
+        whole = _short_text(node, _SPLIT_MAX) if node is not None else None
+        if whole is None:
             break
-        whole = " ".join(node.get_text(" ").lower().split())
         first = _first_date(whole, lang)
         if first is not None:
             return whole, first
-        node = node.parent
     return low, None
+
+
+def _short_text(tag: Tag, limit: int) -> str | None:
+    """The normalized text of an element, or None when it is longer than limit characters
+    (read up to the limit only: a pruned subtree's text is not in the walk's statistics)."""
+    parts: list[str] = []
+    size, seen, stack = 0, 0, list(reversed(tag.contents))
+    while stack:
+        item, seen = stack.pop(), seen + 1
+        if seen > limit:
+            return None  # more elements and strings than a date has parts
+        if isinstance(item, str):
+            size += len(item.strip())
+            if size > limit:
+                return None
+            parts.append(item)
+        else:
+            stack.extend(reversed(item.contents))
+    return " ".join(" ".join(parts).lower().split())
 
 
 def _rank(seen: Seen, found: str, hinted: bool, offset: int, h1_at: int) -> None:
