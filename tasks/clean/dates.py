@@ -8,8 +8,9 @@ dateline a reader sees ("Published 6 Oct 2021, 14:30", "06.10.2021", "6 octobre 
 Dates inside comments, related-story teasers, sidebars, footers, "last updated" or
 copyright lines are never the publication date. When the day the page shows by its headline
 differs from its structured date but its own data names that day too (dateModified, another
-published meta), the shown day wins: the page stands by it. Everything read here was collected by the
-one walk of tasks.clean.dom; the tree is only climbed from a candidate to its ancestors.
+published meta), the shown day wins: the page stands by it. Everything read here was
+collected by the one walk of tasks.clean.dom; the tree is only climbed from a candidate to
+its ancestors (and a split date's short container read).
 
 A date without an offset is read as UTC, the only assumption that needs no guessing. Pure
 functions; never raises.
