@@ -254,3 +254,138 @@ def test_a_page_of_many_dates_is_bounded():
     published, _ = dates_of(index, read_meta(index), URL, None, FETCHED)
     assert published.startswith("2021-10-06")
     assert time.process_time() - start < 0.5  # CPU seconds; a few ms unloaded
+
+
+# A page without an <h1> (its headline an <h2>, <h4>...), nav and footer as usual.
+def headless(top: str, after: str = "", lang: str = "de") -> str:
+    return (
+        f'<html lang="{lang}"><head><title>Bridge row</title></head><body>'
+        f'<nav><a href="/">Home</a></nav><div class="page">{top}<h4>Bridge row</h4>'
+        f'<div class="text">{STORY}</div>{after}</div>'
+        "<footer><p>© 2020 Example News</p></footer></body></html>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("top", "lang"),
+    [
+        ('<div class="postdate"><span class="postday">26</span> Okt 2018</div>', "de"),
+        (
+            '<div class="entry-date"><span class="d">26</span><span class="m">Oct</span>'
+            '<span class="y">2018</span></div>',
+            "en",
+        ),
+    ],
+)
+def test_a_date_written_across_elements_of_a_date_container(top, lang):
+    assert dates(page(top=top, lang=lang))[0].startswith("2018-10-26")
+
+
+def test_a_split_date_in_a_related_list_is_not_the_story_date():
+    related = (
+        '<div class="related"><div class="date"><span class="day">3</span> Mar 2019</div>'
+        '<a href="/old">An old story</a></div>'
+    )
+    assert dates(page(after=related))[0] is None
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "day"),
+    [
+        ("von Anna am 26/10/13, 15:48", "de", "2013-10-26"),
+        ("by Ann on 10/26/13", "en-US", "2013-10-26"),
+        ("par Anne le 06/10/21", "fr", "2021-10-06"),
+    ],
+)
+def test_day_month_and_two_digit_year_with_slashes(text, lang, day):
+    assert dates(page(top=f'<p class="author">{text}</p>', lang=lang))[0].startswith(day)
+
+
+@pytest.mark.parametrize(
+    "text", ["Open 24/7/365", "Score 3/4/5", "1/2/21/3", "12/05/1", "2/3/21.5"]
+)
+def test_slash_numbers_that_are_not_dates(text):
+    assert text_date(text, "en") is None
+
+
+def _ld(published: str, modified: str) -> str:
+    return (
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Bridge row",'
+        f' "datePublished": "{published}", "dateModified": "{modified}"}}</script>'
+    )
+
+
+def test_the_day_shown_by_the_headline_wins_when_the_page_data_names_it():
+    # A re-dated story: readers see its modified day, and its data says it was modified then.
+    head = _ld("2021-09-01T08:00:00Z", "2021-10-06T09:30:00Z")
+    top = '<span class="date">6 October 2021</span>'
+    published, updated = dates(page(head=head, top=top))
+    assert published == "2021-10-06T09:30:00+00:00"
+    assert updated == "2021-10-06T09:30:00+00:00"
+    # JSON-LD and the meta tag disagree: the one readers see is the page's.
+    head = (
+        _ld("2021-10-04T07:00:00Z", "2021-10-20T07:00:00Z")
+        + '<meta property="article:published_time" content="2021-10-06T08:00:00">'
+    )
+    assert dates(page(head=head, top=top))[0] == "2021-10-06T08:00:00+00:00"
+
+
+def test_a_shown_day_the_page_data_does_not_name_does_not_beat_it():
+    head = _ld("2021-10-05T07:00:00Z", "2021-10-07T09:00:00Z")
+    top = '<span class="date">6 October 2021</span>'  # an event's date, a misread: not data
+    assert dates(page(head=head, top=top))[0] == "2021-10-05T07:00:00+00:00"
+
+
+def test_a_date_line_by_the_headline_beats_the_weak_metas():
+    head = '<meta name="dc.date" content="2021-09-01">'  # often the CMS's page date
+    published, _ = dates(page(head=head, top="<p>6 October 2021 | Politics</p>"))
+    assert published.startswith("2021-10-06")
+    assert dates(page(head=head))[0].startswith("2021-09-01")  # alone it is still read
+
+
+def test_a_stand_line_by_the_headline_is_the_date_when_there_is_no_other():
+    top = '<span class="info">Stand: 05. Februar 2020</span>'
+    published, updated = dates(page(top=top, lang="de"))
+    assert published.startswith("2020-02-05") and updated.startswith("2020-02-05")
+    with_byline = '<p class="meta">Veröffentlicht am 3.2.2020</p>' + top
+    assert dates(page(top=with_byline, lang="de"))[0].startswith("2020-02-03")
+
+
+def test_a_stand_in_the_text_or_a_footer_is_not_the_date():
+    source = "<p>Quelle: Bundesamt für Statistik (Stand: 28. November 2018)</p>"
+    assert dates(page(after=source * 3, lang="de")) == (None, None)
+    footer = '<div class="footer-note">Letzter Stand: 28. November 2018</div>'
+    assert dates(page(top=footer, lang="de"))[0] is None
+
+
+def test_a_page_without_h1_takes_its_first_date_line():
+    published, _ = dates(headless("<p><em>01.11.2023 11:35</em></p>"))
+    assert published == "2023-11-01T11:35:00+00:00"
+
+
+def test_a_page_without_h1_skips_the_visits_today_date_and_copyright():
+    today = '<div class="today">Mittwoch, 19. August 2020</div>'
+    assert dates(headless(today)) == (None, None)
+    assert dates(headless("<p>© 2021 Example News. Alle Rechte vorbehalten.</p>"))[0] is None
+    long_line = (
+        "<p>12.03.2019: an event long ago that the story mentions in a sentence much longer "
+        "than any date line under a headline would ever be written.</p>"
+    )
+    assert dates(headless(long_line))[0] is None
+
+
+def test_the_visits_today_date_by_the_headline_is_not_the_story_date():
+    html = page(top="<p>A story.</p>").replace(
+        "<main>", '<main><div class="header-today">Saturday, 9 October 2021</div>'
+    )
+    assert dates(html)[0] is None
+
+
+def test_a_split_date_reads_only_a_short_container():
+    big = "<span>x</span>" * 5000
+    top = f'<div class="date"><span>26</span> Okt 2018 {big}</div>'
+    start = time.process_time()
+    assert dates(page(top=top, lang="de"))[0] is None  # not a date's container
+    assert time.process_time() - start < 0.5
+    deep = "<span>" * 3000 + "26" + "</span>" * 3000
+    assert dates(page(top=f'<div class="date">{deep} Okt 2018</div>', lang="de"))[0] is None

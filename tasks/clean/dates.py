@@ -6,8 +6,11 @@ elements, ``<time datetime>``, hAtom ``<abbr class="published">``), then the byl
 dateline a reader sees ("Published 6 Oct 2021, 14:30", "06.10.2021", "6 octobre 2021",
 "hace 3 días" against the fetch time), then a date in the URL path, then the feed entry.
 Dates inside comments, related-story teasers, sidebars, footers, "last updated" or
-copyright lines are never the publication date. Everything read here was collected by the
-one walk of tasks.clean.dom; the tree is only climbed from a candidate to its ancestors.
+copyright lines are never the publication date. When the day the page shows by its headline
+differs from its structured date but its own data names that day too (dateModified, another
+published meta), the shown day wins: the page stands by it. Everything read here was
+collected by the one walk of tasks.clean.dom; the tree is only climbed from a candidate to
+its ancestors (and a split date's short container read).
 
 A date without an offset is read as UTC, the only assumption that needs no guessing. Pure
 functions; never raises.
@@ -106,6 +109,7 @@ _PATTERNS = (
     ),
     (re.compile(r"\b" + _WORD + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+" + _YEAR), "mdy", True),
     (re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(\d\d)(?![\d.])"), "dmy", False),
+    (re.compile(r"(?<![\d./-])(\d{1,2})(/)(\d{1,2})/(\d\d)(?![\d./])"), "slash", False),
 )
 _UNITS = {
     "minute": 60,
@@ -157,19 +161,25 @@ _UPDATED = re.compile(
     r"updat|aktualisiert|geändert|modifi|mis à jour|mise à jour|actualiz|aggiorn|bijgewerkt|"
     r"atualizad"
 )
+# German "Stand: 5. Februar 2020" ("as of"): the date of the version shown. Unlike
+# "Aktualisiert" (updated) it implies no earlier publication, so by the headline it is the
+# page's date when nothing else gives one.
+_AS_OF = re.compile(r"\bstand\b")
+_LAST = re.compile(r"last|zuletzt|letzte")  # "zuletzt Stand", "letzter Stand": a footer's
 # Class/id names of the containers readers see a story's date in.
 _DATE_HINT = re.compile(
     r"date|time|publi|posted|byline|meta|submitted|dateline|subline|datum|fecha|data|release|"
     r"stamp|info|author|header|kicker|zeit"
 )
 # Class/id names (whole words) of containers whose dates belong to other things than the
-# story: always (comments, teasers), or unless named as a date or byline below (a footer or
-# widget holds a story's byline as often as a sidebar's list).
+# story: always (comments, teasers, a header's "today" date of the visit), or unless named as
+# a date or byline below (a footer or widget holds a story's byline as often as a sidebar's
+# list).
 _NOT_STORY = re.compile(
     r"(?:^|[\s_-])(comments?|commentlist|related|teasers?|recommend\w*|popular|trending|"
     r"sidebar|latest|similar|weitere|reply|replies|respond|reviews?|archives?|calendar|"
     r"kommentare?|commentaires?|comentarios?|newsticker|ticker|aside|promo|teaser\w*|"
-    r"sidebar\w*|secondary)(?:$|[\s_-])"
+    r"sidebar\w*|secondary|today|current[-_]?(?:date|time))(?:$|[\s_-])"
 )
 _WEAK_NOT_STORY = re.compile(
     r"(?:^|[\s_-])(footer|widgets?|more|others?|also|next|prev|previous|banner)(?:$|[\s_-])"
@@ -182,6 +192,7 @@ _BYLINE_BEFORE, _BYLINE_AFTER = 150, 700  # a named date further away is an even
 _CONTEXT_DEPTH = 14
 # An unnamed element near the <h1> is a byline when its date comes first and it is short.
 _NEAR_LEAD, _NEAR_MAX = 16, 90
+_SPLIT_MAX = 40  # characters of a date container read whole when its parts are elements
 
 
 def date_in_url(url: str) -> str | None:
@@ -342,6 +353,8 @@ class Seen:
     far: str | None = None  # in a date-like container far from the headline
     relative: str | None = None  # "vor 3 Stunden", counted back from the fetch time
     updated: str | None = None  # after an "updated" label
+    as_of: str | None = None  # a "Stand: 5. Februar 2020" line by the headline
+    lead: str | None = None  # on a page without <h1>: its first short line led by a date
 
 
 def seen_dates(index: PageIndex, now: str | None) -> Seen:
@@ -355,19 +368,62 @@ def seen_dates(index: PageIndex, now: str | None) -> Seen:
             continue
         low = " ".join(text.lower().split())
         first = _first_date(low, lang)
+        if first is None and hinted:
+            low, first = _split_date(tag, low, lang)
         if first is None:
             if seen.relative is None and hinted:
                 seen.relative = relative_date(low, now)
             continue
         found, label = first[1], _before(low, first[0], tag)
+        offset = order - h1_at
+        head = h1_at >= 0 and -_NEAR_H1_BEFORE <= offset <= _NEAR_H1_AFTER
         if _UPDATED.search(label):
             seen.updated = seen.updated or found
+        elif _AS_OF.search(label):
+            if not head or first[0] > _NEAR_LEAD or len(low) > _NEAR_MAX or _LAST.search(label):
+                continue  # "Quelle: ... (Stand: 28. November 2018)": a figure's date
+            seen.updated = seen.updated or found
+            seen.as_of = seen.as_of or found
         elif not _NOT_PUBLISHED.search(label):
-            _rank(seen, found, hinted or _PUBLISHED.search(label) is not None, order - h1_at, h1_at)
-            _rank_near(seen, found, first[0], low, order - h1_at, h1_at)
+            _rank(seen, found, hinted or _PUBLISHED.search(label) is not None, offset, h1_at)
+            _rank_near(seen, found, first[0], low, offset, h1_at)
+            if h1_at < 0 and seen.lead is None:
+                seen.lead = found if first[0] <= _NEAR_LEAD and len(low) <= _NEAR_MAX else None
         if seen.byline and seen.updated:
             break
     return seen
+
+
+def _split_date(tag: Tag, low: str, lang: str | None) -> tuple[str, tuple[int, str] | None]:
+    """A date written across elements of a date container (<span class="day">26</span>
+    Okt 2018): the short text of the string's element, else of its parent."""
+    for node in (tag, tag.parent):
+        whole = _short_text(node, _SPLIT_MAX) if node is not None else None
+        if whole is None:
+            break
+        first = _first_date(whole, lang)
+        if first is not None:
+            return whole, first
+    return low, None
+
+
+def _short_text(tag: Tag, limit: int) -> str | None:
+    """The normalized text of an element, or None when it is longer than limit characters
+    (read up to the limit only: a pruned subtree's text is not in the walk's statistics)."""
+    parts: list[str] = []
+    size, seen, stack = 0, 0, list(reversed(tag.contents))
+    while stack:
+        item, seen = stack.pop(), seen + 1
+        if seen > limit:
+            return None  # more elements and strings than a date has parts
+        if isinstance(item, str):
+            size += len(item.strip())
+            if size > limit:
+                return None
+            parts.append(item)
+        else:
+            stack.extend(reversed(item.contents))
+    return " ".join(" ".join(parts).lower().split())
 
 
 def _rank(seen: Seen, found: str, hinted: bool, offset: int, h1_at: int) -> None:
@@ -422,7 +478,7 @@ def dates_of(
 def _published(
     index: PageIndex, meta: Meta, url: str, entry: FeedEntry | None, seen: Seen
 ) -> str | None:
-    """Structured data, a byline, the weaker metas, a date line by the headline, the URL,
+    """Structured data, a byline, a date line by the headline, the weaker metas, the URL,
     the rest of what readers see, then the feed."""
     from_url = date_in_url(url)
     for raw in (
@@ -431,18 +487,36 @@ def _published(
         _prop_date(index, ("datepublished",), "published"),
         _time_element(index, "publish"),
         seen.byline,
+        seen.near,
         meta.meta(*PUBLISHED_META[STRONG_META:]),
         text_value(meta.ld.get("dateCreated")),
-        seen.near,
     ):
         parsed = parse_date(raw)
         if parsed:
-            return _url_day(parsed, from_url)
+            return _url_day(_shown(parsed, meta, seen), from_url)
     from_feed = parse_date(entry.published if entry else None)
-    found = from_url or seen.far or seen.relative
+    found = from_url or seen.far or seen.relative or seen.lead or seen.as_of
     if from_feed and (found or from_feed)[:10] == from_feed[:10]:
         return from_feed  # the same day, and the feed knows the time too
     return found or from_feed
+
+
+def _shown(found: str, meta: Meta, seen: Seen) -> str:
+    """found, unless the page shows readers another day by its headline and its own
+    structured data names that day too (its dateModified, another published meta): then
+    the page was re-dated or its sources disagree, and the day shown is the page's."""
+    shown = seen.near or seen.byline
+    if shown is None or shown[:10] == found[:10]:
+        return found
+    for raw in (
+        text_value(meta.ld.get("dateModified")),
+        *meta.all(*PUBLISHED_META[:STRONG_META]),
+        *meta.all(*MODIFIED_META),
+    ):
+        parsed = parse_date(raw)
+        if parsed and parsed[:10] == shown[:10]:
+            return parsed
+    return found
 
 
 def _url_day(found: str, from_url: str | None) -> str:
