@@ -332,7 +332,6 @@ def service_env(args, web: Web, folder: Path, redis_url: str) -> dict[str, str]:
         "NEWS_BEAT_TICK": "0.5",
         "NEWS_FLOWER_PORT": "0",
         "NEWS_METRICS_PORT": str(free_port()),  # a leftover service must not fail the run
-        "NEWS_METRICS_PORT": str(free_port()),  # a leftover service must not fail the run
         "NEWS_LOG_LEVEL": "warning",
         "NEWS_WORKER_POOL": args.pool,
         "NEWS_WORKER_CONCURRENCY": str(args.processes),
