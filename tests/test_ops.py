@@ -262,6 +262,20 @@ def test_health_fails_while_redis_is_stopped_and_passes_when_it_is_back(tmp_path
         assert "Traceback" not in down.stderr
 
         own = redis_server(port, tmp_path)  # back, empty: the worker reconnects, beat ticks
+        # Celery's worker sometimes dies of the outage instead (kombu's Redis channel close
+        # after a connection error: AttributeError on its cleared connection; 1 run in 4,
+        # kombu issues 582/970). `newsworker run` restarts such a child (test_service); here
+        # the test does what the supervisor does, once, so that health is what it checks.
+        worker = procs.procs["worker"]
+        deadline = time.monotonic() + 30
+        while worker.poll() is None and time.monotonic() < deadline:
+            if cli("health", env=procs.env).returncode == 0:
+                break
+            time.sleep(0.5)
+        if worker.poll() is not None:
+            assert "AttributeError" in procs.logs(), procs.logs()  # only that known death
+            procs.procs.pop("worker")
+            procs.start_worker(concurrency=1)
         wait_until(
             lambda: cli("health", env=procs.env).returncode == 0, 120, "healthy again", procs
         )

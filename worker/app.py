@@ -99,10 +99,10 @@ def configure(settings: Settings) -> Celery:
         task_default_queue="feeds",
         task_routes=ROUTES,
         task_send_sent_event=True,  # Flower sees tasks from the moment they are sent
-        # Task events only while a monitor asks for them: Flower switches them on at start and
-        # every few seconds (its enable_events option). Sent to nobody they cost the workers
-        # ~6 % of their CPU (README, "The fetch engine").
-        worker_send_task_events=False,
+        # Task events on (~6.5 % of the workers' CPU in the pipeline bench). Off, a worker
+        # that loses Redis died in kombu's close path instead of reconnecting
+        # (tests/test_ops.py, the Redis stop test): docs/engine.md, round 3.
+        worker_send_task_events=True,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options=transport_options(settings) if is_redis(broker) else {},

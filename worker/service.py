@@ -138,7 +138,7 @@ def worker_commands(s: Settings, celery: list[str], level: str) -> list[tuple[st
     """The Celery workers on all queues. Pool threads: NEWS_WORKER_CONCURRENCY processes (one
     per core: cleaning holds the GIL), each with NEWS_WORKER_THREADS tasks in flight, as fetches
     mostly wait. Pool prefork: one worker of NEWS_WORKER_CONCURRENCY processes, one task each."""
-    common = ["worker", "-Q", "feeds,pages,store", "-l", level]
+    common = ["worker", "-Q", "feeds,pages,store", "-E", "-l", level]
     if s.worker_pool == "prefork":
         pool = ["-P", "prefork", "-c", str(s.worker_concurrency), "-n", "newsworker@%h"]
         return [("worker", [*celery, *common, *pool])]
