@@ -20,7 +20,7 @@ from tasks.charset import decode_html, looks_binary
 from tasks.clean import dates as clean_dates
 from tasks.clean import meta as clean_meta
 from tasks.clean.body import extract_body
-from tasks.clean.dom import PageIndex, parse, walk
+from tasks.clean.dom import PageIndex, parse, release, walk
 from tasks.clean.hints import LdBody
 from tasks.clean.sites import SiteRules
 from tasks.dedupe import content_hash
@@ -92,16 +92,19 @@ def _clean(html, url, entry, encoding, fetched_at, extra_tracking, sites) -> Art
     rule = sites.rule_for(host) if sites is not None and host else None
     with gc_paused():
         index = walk(parse(text or "", rule))
-    meta = clean_meta.read_meta(index)
-    source = clean_meta.source_of(meta, entry, host)
-    title = clean_meta.title_of(index, meta, source, host, entry)
-    forced = [t for t in index.forced if id(t) in index.nodes] if rule is not None else None
-    body = extract_body(index, title, LdBody.of(meta.ld.get("articleBody")), forced, source)
-    if len(body) < MIN_BODY_CHARS:
-        raise NoContentError("no article body found", url=url)
-    return build_article(
-        index, body, url, entry, fetched_at or iso_time(time.time()), extra_tracking, meta
-    )
+    try:
+        meta = clean_meta.read_meta(index)
+        source = clean_meta.source_of(meta, entry, host)
+        title = clean_meta.title_of(index, meta, source, host, entry)
+        forced = [t for t in index.forced if id(t) in index.nodes] if rule is not None else None
+        body = extract_body(index, title, LdBody.of(meta.ld.get("articleBody")), forced, source)
+        if len(body) < MIN_BODY_CHARS:
+            raise NoContentError("no article body found", url=url)
+        return build_article(
+            index, body, url, entry, fetched_at or iso_time(time.time()), extra_tracking, meta
+        )
+    finally:
+        release(index)
 
 
 def build_article(
