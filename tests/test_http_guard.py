@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
 
 import pytest
 
 from tasks.errors import BlockedAddress, TlsError
 from tasks.fetch.http import HttpClient
-from tasks.fetch.netguard import AddressPolicy
+from tasks.fetch.netguard import AddressPolicy, Deadline
 from tests.hostile import hostile_settings
 from tests.httpserver import LocalServer, Reply, quiet, serve_tls
 
@@ -228,3 +229,29 @@ def test_tls_cannot_be_turned_off_by_the_caller(https_server):
     client.session.verify = False
     with pytest.raises(TlsError):
         client.get(f"https://news.test:{https_server.port}/")
+
+
+def test_deadlines_cut_their_sockets_in_time_order_and_only_while_open():
+    """One watchdog thread serves every request's deadline: a short one added after a long
+    one still fires on time, and a request that ended is never cut."""
+    long_a, long_b = socket.socketpair()
+    short_a, short_b = socket.socketpair()
+    ended_a, ended_b = socket.socketpair()
+    try:
+        with Deadline(30.0) as long_deadline:
+            long_deadline.register(long_a)
+        with Deadline(0.2) as ended:  # ends at once: its socket must stay usable
+            ended.register(ended_a)
+        started = time.monotonic()
+        short = Deadline(0.3)
+        with short:
+            short.register(short_a)
+            short_a.settimeout(5)
+            assert short_a.recv(1) == b""  # shut down by the watchdog (else: a 5 s timeout)
+        assert short.expired and 0.25 < time.monotonic() - started < 1.5
+        time.sleep(0.1)
+        ended_b.sendall(b"x")
+        assert not ended.expired and ended_a.recv(1) == b"x"
+    finally:
+        for s in (long_a, long_b, short_a, short_b, ended_a, ended_b):
+            s.close()
