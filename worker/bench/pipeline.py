@@ -419,6 +419,11 @@ class ServiceRun:
     redis_used_mb: float = 0.0  # the server's used_memory growth over the run
     outcomes: dict[str, int] = field(default_factory=dict)  # the entries' final outcomes
 
+    @property
+    def pages(self) -> int:
+        """Pages done: stored, or ended otherwise (an id another page took, failed)."""
+        return max(self.stored, sum(self.outcomes.values()), 1)
+
 
 # An entry's last outcome (tasks.models.Outcome; tasks.metrics counts them per feed): every
 # page of the web ends as exactly one of these. Not "seen" nor "leased": those are a second
@@ -604,7 +609,7 @@ def run(args) -> int:
             + (f"; {shared} pages share an id with another page" if shared else "")
         )
     if service and clean_cpu:
-        per = service.cpu / max(service.stored, 1)
+        per = service.cpu / service.pages
         print(
             f"CPU per article: cleaner alone {1000 * clean_cpu:.0f} ms, service {1000 * per:.0f} "
             f"ms: the service can reach {100 * clean_cpu / per:.0f} % of the bound when CPU-bound"
@@ -652,7 +657,7 @@ def print_table(
             f"service: {service.stored} stored, {service.wall:.1f} s from start (rate from the "
             f"first request); worker peak RSS {service.peak_rss_mb:.0f} MB over "
             f"{service.processes} processes; worker CPU {service.cpu:.1f} s "
-            f"({1000 * service.cpu / max(service.stored, 1):.0f} ms/article)"
+            f"({1000 * service.cpu / service.pages:.0f} ms/article)"
         )
         if service.stored < args.pages:
             print(
