@@ -161,3 +161,18 @@ def test_render_text_without_date():
         .render_text()
         .startswith("Japan rejects offer\n\n  \u2022 , The")
     )
+
+
+def test_main_entity_of_page_gives_its_url_never_its_name():
+    """mainEntityOfPage naming a WebPage node: its url is the canonical, not its title (read
+    as a relative URL, the title made an id per folder)."""
+    head = _ld(
+        '{"@graph": [{"@type": "WebPage", "@id": "https://news.example.com/a/story#webpage",'
+        ' "name": "Classificação da corrida", "url": "https://news.example.com/a/story"},'
+        '{"@type": "NewsArticle", "headline": "Story", "mainEntityOfPage": '
+        '{"@id": "https://news.example.com/a/story#webpage"}}]}'
+    )
+    article = _page(head, "https://news.example.com/a/story?utm_source=feed")
+    assert article.canonical_url == "https://news.example.com/a/story"
+    named_only = _ld('{"@type": "NewsArticle", "mainEntityOfPage": {"name": "Some title"}}')
+    assert _page(named_only).canonical_url == "https://news.example.com/world/story-1"

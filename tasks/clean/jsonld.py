@@ -141,6 +141,16 @@ def names(value, ids: dict[str, dict]) -> list[str]:
     return out
 
 
+def url_value(value) -> str | None:
+    """A URL from a JSON-LD value: a string, or an object's url or @id (never its name: a
+    WebPage object's name is the page's title, not where it lives)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("url") or value.get("@id")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
 def text_value(value) -> str | None:
     """A plain string from a JSON-LD value that may be a string, a list or an object."""
     if isinstance(value, list):

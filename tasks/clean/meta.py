@@ -12,7 +12,15 @@ import re
 from dataclasses import dataclass, field
 
 from tasks.clean.dom import PageIndex
-from tasks.clean.jsonld import find_article, index_ids, names, parse_blocks, resolve, text_value
+from tasks.clean.jsonld import (
+    find_article,
+    index_ids,
+    names,
+    parse_blocks,
+    resolve,
+    text_value,
+    url_value,
+)
 from tasks.dedupe import canonical_url, choose_canonical, registrable_domain
 from tasks.formats import absolute_http
 from tasks.models import FeedEntry
@@ -266,7 +274,7 @@ def canonical_source(
     page), else the fetched URL; normalized either way."""
     main = resolve(meta.ld.get("mainEntityOfPage"), meta.ids)
     candidates: list[str | None] = [h for rel, h in index.links if "canonical" in rel.split()]
-    candidates += [meta.meta("og:url"), text_value(main)]
+    candidates += [meta.meta("og:url"), url_value(main)]
     try:
         fetched = canonical_url(url, extra_tracking)
         for raw in filter(None, candidates):
