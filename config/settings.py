@@ -316,7 +316,7 @@ class Settings:
         "threads: each worker process runs NEWS_WORKER_THREADS tasks at once; prefork: one.",
     )
     worker_threads: int = _setting(
-        16, _int(1, 1024), "Tasks in flight per worker process with NEWS_WORKER_POOL=threads."
+        32, _int(1, 1024), "Tasks in flight per worker process with NEWS_WORKER_POOL=threads."
     )
     flower_address: str = _setting("127.0.0.1", _text, "Flower listens here.")
     flower_port: int = _setting(5555, _int(0, 65535), "Flower's port; 0 turns Flower off.")

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 CHUNK_BYTES = 64 * 1024
+HOST_POOLS = 128  # hosts whose idle connections a process keeps
 # RFC 9309 §2.5: crawlers must parse at least 500 KiB of robots.txt; the rest may be dropped.
 ROBOTS_MAX_BYTES = 512 * 1024
 PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -80,7 +81,12 @@ class HttpClient:
         # paywalls cannot count us through cookies.
         self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         adapter = GuardedAdapter(
-            AddressPolicy.from_settings(settings), resolver=resolver, ca_bundle=settings.ca_bundle
+            AddressPolicy.from_settings(settings),
+            resolver=resolver,
+            ca_bundle=settings.ca_bundle,
+            # keep-alive connections to this many hosts (requests keeps 10: a crawl over more
+            # hosts than that closed and reopened its connections in turn)
+            pool_connections=HOST_POOLS,
         )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

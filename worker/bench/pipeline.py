@@ -45,6 +45,7 @@ from pathlib import Path
 
 import redis
 
+from config.settings import Settings
 from worker.cli.common import CliError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -682,7 +683,9 @@ def add_pipeline_parser(bench_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--host-burst", type=int, default=10, help="NEWS_HOST_BURST for the run")
     p.add_argument("--pool", choices=("threads", "prefork"), default="threads")
     p.add_argument("--processes", type=int, default=2, help="NEWS_WORKER_CONCURRENCY")
-    p.add_argument("--threads", type=int, default=16, help="NEWS_WORKER_THREADS")
+    p.add_argument(
+        "--threads", type=int, default=Settings().worker_threads, help="NEWS_WORKER_THREADS"
+    )
     p.add_argument("--script-threads", type=int, default=16)
     p.add_argument("--contenders", default="service,script,cleaner")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds for the service")
