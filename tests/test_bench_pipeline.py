@@ -80,7 +80,7 @@ def test_the_service_stores_every_page_of_the_local_web_and_prints_the_table(tmp
         (pages / f"{i}.html.gz").write_bytes(gzip.compress(html.encode("utf-8")))
     out = subprocess.run(
         [sys.executable, "-m", "worker.cli", "bench", "pipeline", "--hosts", "2", "--pages", "6"]
-        + ["--latency", "0.1", "--contenders", "service,cleaner", "--threads", "4"]
+        + ["--latency", "0.1", "--contenders", "service,cleaner,life", "--threads", "4"]
         + ["--pages-dir", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
@@ -97,3 +97,11 @@ def test_the_service_stores_every_page_of_the_local_web_and_prints_the_table(tmp
     )
     assert re.search(r"cleaner alone, \d+ processes +\d+\.\d", out.stdout)
     assert "MB of keys per 1,000 stored articles" in out.stdout
+    # the entry's life without Celery: every page stored, its CPU split by part
+    assert re.search(
+        r"entry's life without Celery \(one thread, 6 articles\): \d+\.\d ms of CPU an "
+        r"article \(clean \d+\.\d, fetch \d+\.\d, near-duplicate check \d+\.\d, store "
+        r"\d+\.\d, Redis and the rest -?\d+\.\d\): any engine on these parts reaches at most "
+        r"\d+ % of the bound",
+        out.stdout,
+    )

@@ -46,6 +46,8 @@ from pathlib import Path
 import redis
 
 from config.settings import Settings
+from worker.bench.life import LifeRun, entry_life
+from worker.bench.life import describe as describe_life
 from worker.cli.common import CliError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -579,6 +581,7 @@ def run(args) -> int:
     bound: BoundRun | None = None
     clean_cpu = 0.0  # the least CPU per article of the bound's rounds
     script, script_steady, service, service_steady = 0.0, 0.0, None, 0.0
+    best_life: LifeRun | None = None
     with contextlib.ExitStack() as stack:
         # the bound's processes are started before the web's server threads (cleaner_pool)
         pool = stack.enter_context(cleaner_pool(cores)) if "cleaner" in contenders else None
@@ -593,6 +596,12 @@ def run(args) -> int:
                 one_script = thread_script(web, args.script_threads)
                 script = max(script, one_script.rate)
                 script_steady = max(script_steady, one_script.steady)
+            if "life" in contenders:
+                life_run = run_life(args, web)
+                if best_life is None or life_run.cpu / max(life_run.articles, 1) < (
+                    best_life.cpu / max(best_life.articles, 1)
+                ):
+                    best_life = life_run
             if "service" in contenders:
                 web.hits.clear()
                 with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
@@ -615,8 +624,22 @@ def run(args) -> int:
             f"CPU per article: cleaner alone {1000 * clean_cpu:.0f} ms, service {1000 * per:.0f} "
             f"ms: the service can reach {100 * clean_cpu / per:.0f} % of the bound when CPU-bound"
         )
+    if best_life is not None:
+        print(describe_life(best_life, clean_cpu))
     print(f"load after: {load_avg()}")
     return 0
+
+
+def run_life(args, web: Web) -> LifeRun:
+    """The entry's life without Celery (worker.bench.life) on the web, with a private Redis
+    and store of its own."""
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-life-") as tmp,
+        private_redis(Path(tmp)) as redis_url,
+    ):
+        env = service_env(args, web, Path(tmp), redis_url)
+        pages = [(web.url(p.host, p.path), web.url(p.host, "/feed.xml")) for p in web.pages]
+        return entry_life(pages, env)
 
 
 def print_table(
@@ -687,7 +710,12 @@ def add_pipeline_parser(bench_subparsers) -> argparse.ArgumentParser:
         "--threads", type=int, default=Settings().worker_threads, help="NEWS_WORKER_THREADS"
     )
     p.add_argument("--script-threads", type=int, default=16)
-    p.add_argument("--contenders", default="service,script,cleaner")
+    p.add_argument(
+        "--contenders",
+        default="service,script,cleaner,life",
+        help="any of service, script, cleaner (the bound), life (the entry's life without "
+        "Celery, CPU by part)",
+    )
     p.add_argument("--timeout", type=float, default=600.0, help="seconds for the service")
     p.add_argument(
         "--repeat", type=int, default=1, help="rounds (best of each contender: a shared CPU)"
