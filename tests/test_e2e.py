@@ -15,7 +15,14 @@ import redis
 
 from tasks.rediskeys import Keys
 from tasks.store import open_store
-from tests.celeryproc import ROOT, CeleryProcs, flush_db, pipeline_settings, wait_until
+from tests.celeryproc import (
+    ROOT,
+    CeleryProcs,
+    broker_state,
+    flush_db,
+    pipeline_settings,
+    wait_until,
+)
 from tests.conftest import E2E_REDIS_URL, read_articles
 from tests.httpserver import Reply
 from tests.newssite import SlowPage, feeds_toml, page_html, serve_site
@@ -96,6 +103,23 @@ def test_feeds_to_articles_once_then_conditional_get(pipeline_env, http_server, 
     assert export.returncode == 0, export.stderr
     lines = [json.loads(line) for line in export.stdout.splitlines()]
     assert {rec["title"] for rec in lines} == {s.title for s in stories}
+
+
+def missing_stories(store_url, stories, server, procs, since: float) -> str:
+    """Why stories are not stored: for each, its page's fetches (seconds after ``since``, a
+    monotonic time), the log lines naming it, then the broker's state."""
+    stored = {a.title for a in read_articles(store_url)}
+    logs = procs.logs(whole=True).splitlines()
+    lines = [f"--- {len(stories) - len(stored)} of {len(stories)} stories not stored ---"]
+    for story in stories:
+        if story.title in stored:
+            continue
+        path = f"/news/{story.slug}.html"
+        wall = time.time() - time.monotonic()  # the server records wall-clock times
+        fetched = [f"{r.at - wall - since:+.1f}" for r in server.requests if r.path == path]
+        lines.append(f"{story.slug}: fetched at {fetched} s after the kill")
+        lines += [f"    {line[:300]}" for line in logs if story.slug in line]
+    return "\n".join(lines) + "\n" + broker_state(E2E_REDIS_URL)
 
 
 def stored_once(store_url: str, stories) -> None:
@@ -185,9 +209,14 @@ def test_main_process_killed_its_entries_go_to_the_other_worker(
     killed_at = time.monotonic()
     assert len(read_articles(store_url)) < len(stories)
     wait_until(
-        lambda: len(read_articles(store_url)) >= len(stories), 120, "every story stored", procs
+        lambda: len(read_articles(store_url)) >= len(stories),
+        120,
+        "every story stored",
+        procs,
+        lambda: missing_stories(store_url, stories, http_server, procs, killed_at),
     )
     recovered = time.monotonic() - killed_at
+    print(f"\nrecovery: all stored {recovered:.1f} s after the kill")
     stored_once(store_url, stories)
     assert recovered < RECOVERY_BOUND + 15  # the fetches of what was left, on one worker
 
