@@ -44,16 +44,21 @@ class CeleryProcs:
         return proc
 
     def start_worker(
-        self, name: str = "worker", concurrency: int = 2, pool: str = "prefork"
+        self,
+        name: str = "worker",
+        concurrency: int = 2,
+        pool: str = "prefork",
+        queues: str = "feeds,pages,store",
     ) -> subprocess.Popen:
-        """A worker on all queues: ``concurrency`` pool processes (prefork) or threads."""
+        """A worker (on all queues unless told): ``concurrency`` pool processes (prefork) or
+        threads."""
         node = f"{name}-{uuid.uuid4().hex[:6]}@%h"
         return self._spawn(
             name,
             [
                 "worker",
                 "-Q",
-                "feeds,pages,store",
+                queues,
                 "-c",
                 str(concurrency),
                 "-P",

@@ -221,6 +221,36 @@ def test_main_process_killed_its_entries_go_to_the_other_worker(
     assert recovered < RECOVERY_BOUND + 15  # the fetches of what was left, on one worker
 
 
+def test_an_entry_whose_message_the_broker_lost_is_sent_again(pipeline_env, http_server, store_url):
+    """A worker whose main process dies after Redis answered its BRPOP and before it
+    recorded the message as unacked takes the message with it: no queue and no unacked hash
+    holds it, and the feed never offers the entry again (tasks.ingest.inflight). Here the
+    message is popped by hand, as such a worker would have."""
+    env, procs = pipeline_env
+    stories = serve_site(http_server, rss_count=3, atom_count=3)
+    procs.start_worker("poller", queues="feeds")  # nobody takes the pages yet
+    procs.start_beat()
+    client = redis.Redis.from_url(E2E_REDIS_URL)
+    try:
+        wait_until(lambda: client.llen("pages") == len(stories), 60, "every entry sent", procs)
+        assert client.rpop("pages")  # the oldest: as the next BRPOP would have taken it
+    finally:
+        client.close()
+    lost_at = time.monotonic()
+    procs.start_worker("pages", concurrency=4, pool="threads")
+    wait_until(
+        lambda: len(read_articles(store_url)) >= len(stories),
+        90,
+        "every story stored",
+        procs,
+        lambda: missing_stories(store_url, stories, http_server, procs, lost_at),
+    )
+    recovered = time.monotonic() - lost_at
+    print(f"\nlost message: its story stored {recovered:.1f} s after the loss")
+    stored_once(store_url, stories)
+    assert recovered < 8 + 10 + 1 + 15  # the grace (vt + 10), a beat tick, start-up, fetches
+
+
 def test_one_hosts_requests_arrive_at_its_rate_and_few_are_deferred_twice(
     pipeline_env, http_server, store_url
 ):
