@@ -59,8 +59,14 @@ def poll_due_feeds() -> int:
 
 def resend_lost_entries(r: Resources) -> int:
     """The sweep of entries in flight (tasks.ingest.inflight): an entry with no sign of life
-    long after it was due (its message lost by the broker) is sent again."""
-    again = entry_life.overdue(services(r), time.time())
+    long after it was due (its message lost by the broker) is sent again, unless it was sent
+    after the oldest message still waiting in the Redis broker's pages or store list (it may
+    be waiting behind it: a backlog is not a loss)."""
+    now = time.time()
+    queued = metrics.queue_info(r.redis, ("pages", "store"), now)  # the broker's lists
+    ages = [q["oldest_age"] for q in queued.values() if q["oldest_age"] is not None]
+    queued_since = now - max(ages) if ages else None
+    again = entry_life.overdue(services(r), now, queued_since)
     for delivery in again:
         ingest_entry.apply_async(kwargs=delivery.to_kwargs())
     return len(again)

@@ -249,6 +249,12 @@ def test_an_entry_whose_message_the_broker_lost_is_sent_again(pipeline_env, http
     print(f"\nlost message: its story stored {recovered:.1f} s after the loss")
     stored_once(store_url, stories)
     assert recovered < 8 + 10 + 1 + 15  # the grace (vt + 10), a beat tick, start-up, fetches
+    client = redis.Redis.from_url(E2E_REDIS_URL)
+    try:  # every life ended: nothing left in flight
+        wait_until(lambda: client.zcard(Keys().inflight) == 0, 10, "no entry in flight", procs)
+        assert client.hlen(Keys().inflight_deliveries) == 0
+    finally:
+        client.close()
 
 
 def test_one_hosts_requests_arrive_at_its_rate_and_few_are_deferred_twice(

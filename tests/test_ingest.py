@@ -252,6 +252,19 @@ def test_an_entry_whose_message_was_lost_is_sent_again_after_the_grace(make_serv
     assert len(overdue(svc, now + GRACE + 2 + 2 * GRACE)) == 1
 
 
+def test_an_entry_sent_after_the_oldest_queued_message_may_still_be_queued(make_services):
+    svc = make_services()
+    now = 1_000_000.0
+    first, later = entry_for("http://h/1", guid="first"), entry_for("http://h/2", guid="later")
+    expect(svc, [Delivery(first)], now)
+    expect(svc, [Delivery(later)], now + 5)
+    # the oldest message still in the broker's list was sent at now + 5: the first entry's
+    # message was taken out of the list before it (lost), the later one may wait behind it
+    (again,) = overdue(svc, now + 5 + GRACE + 1, queued_since=now + 5)
+    assert again.entry == first
+    assert overdue(svc, now + 5 + 2 * GRACE + 2, queued_since=None)[0].entry == later
+
+
 def test_the_sweep_forgets_seen_entries_and_waits_for_leased_ones(make_services):
     svc = make_services()
     now = time.time()

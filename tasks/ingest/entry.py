@@ -309,7 +309,7 @@ def expect(svc: EntryServices, deliveries: list[Delivery], now: float) -> None:
     """Record entries about to be sent (before their messages are: a crash in between leaves
     them recorded, never lost)."""
     if svc.inflight is not None:
-        svc.inflight.expect({d.entry.key: d.to_kwargs() for d in deliveries}, now)
+        svc.inflight.expect({d.entry.key: d.to_kwargs() for d in deliveries}, now, at=now)
 
 
 def track(svc: EntryServices, d: Delivery, step: Step, now: float) -> None:
@@ -321,9 +321,10 @@ def track(svc: EntryServices, d: Delivery, step: Step, now: float) -> None:
         return
     try:
         if isinstance(step, Again):
-            svc.inflight.expect({d.entry.key: step.delivery.to_kwargs()}, now + step.delay)
+            kwargs = step.delivery.to_kwargs()
+            svc.inflight.expect({d.entry.key: kwargs}, now + step.delay, at=now)
         elif isinstance(step, Store):
-            svc.inflight.expect({d.entry.key: d.to_kwargs()}, now)
+            svc.inflight.expect({d.entry.key: d.to_kwargs()}, now, at=now)
         else:
             svc.inflight.done(d.entry.key)
     except redis.RedisError:
@@ -350,37 +351,43 @@ def sign_of_life(svc: EntryServices, entry_key: str, due: float) -> None:
         log.warning("in-flight record not updated entry=%s", entry_key, exc_info=True)
 
 
-def overdue(svc: EntryServices, now: float) -> list[Delivery]:
+def overdue(svc: EntryServices, now: float, queued_since: float | None = None) -> list[Delivery]:
     """The sweep: entries whose sign of life is overdue. Seen ones (stored, or finished by a
     duplicate delivery) are forgotten; ones under a lease are looked at again when it ends;
-    the others come back as deliveries to send again (their re-sends back off)."""
+    ones sent at or after ``queued_since`` (when the oldest message still queued was sent:
+    theirs may be waiting behind it) are looked at again later; the others come back as
+    deliveries to send again (their re-sends back off)."""
     if svc.inflight is None:
         return []
     claimed = svc.inflight.overdue(now)
     if not claimed:
         return []
-    records = [(key, Delivery.from_kwargs(kw), sweeps) for key, kw, sweeps in claimed if kw]
-    for key, kw, _ in claimed:
-        if not kw:  # no delivery to send: nothing the sweep can do
-            svc.inflight.done(key)
-    plain = [key for key, d, _ in records if not d.entry.recrawl]
+    records = []
+    for o in claimed:
+        if o.delivery is None:  # no delivery to send: nothing the sweep can do
+            svc.inflight.done(o.key)
+        else:
+            records.append((o, Delivery.from_kwargs(o.delivery)))
+    plain = [o.key for o, d in records if not d.entry.recrawl]
     unseen = set(svc.seen.unseen(plain, now)) if plain else set()
     again: list[Delivery] = []
-    for key, d, sweeps in records:
-        if not d.entry.recrawl and key not in unseen:
-            svc.inflight.done(key)
+    for o, d in records:
+        if not d.entry.recrawl and o.key not in unseen:
+            svc.inflight.done(o.key)
             continue
-        lease = svc.leases.remaining(key)
+        lease = svc.leases.remaining(o.key)
         if lease > 0:  # a run holds it, or a dead run's lease has not lapsed yet
-            svc.inflight.postpone(key, now + lease + 1.0)
+            svc.inflight.postpone(o.key, now + lease + 1.0)
             continue
-        svc.inflight.expect({key: d.to_kwargs()}, now, sweeps=sweeps + 1)
+        if queued_since is not None and o.at >= queued_since - 1.0:
+            continue  # maybe still queued: claimed until now + grace, looked at then
+        svc.inflight.expect({o.key: d.to_kwargs()}, now, at=now, sweeps=o.sweeps + 1)
         log.warning(
             "entry sent again: no sign of life for %.0f s feed=%s url=%s entry=%s",
-            svc.inflight.grace,
+            now - o.at,
             d.entry.feed_id,
             d.entry.link,
-            key,
+            o.key,
         )
         again.append(d)
     return again

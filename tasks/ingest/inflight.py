@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import NamedTuple
 
 from tasks.rediskeys import Keys
 
@@ -42,6 +43,13 @@ for _, key in ipairs(due) do
 end
 return out
 """
+
+
+class Overdue(NamedTuple):
+    key: str  # the entry key
+    delivery: dict | None  # the kwargs of its next delivery (None: not known)
+    sweeps: int  # re-sends by the sweep so far
+    at: float  # when its last message was sent (unix s)
 
 
 def grace_for(visibility_timeout: float) -> float:
@@ -62,9 +70,10 @@ class InFlight:
         self.redis, self.keys, self.grace = redis, keys, max(1.0, float(grace))
         self._claim = redis.register_script(CLAIM_LUA)
 
-    def expect(self, deliveries: dict[str, dict], due: float, sweeps: int = 0) -> None:
-        """Record entries (key -> the kwargs of their next delivery) whose next sign of life
-        is due at ``due`` (unix s): a try starting or ending, a store."""
+    def expect(self, deliveries: dict[str, dict], due: float, at: float, sweeps: int = 0) -> None:
+        """Record entries (key -> the kwargs of their next delivery) whose messages are sent
+        at ``at`` and whose next sign of life is due at ``due`` (unix s): a try starting or
+        ending, a store."""
         if not deliveries:
             return
         deadline = due + self.grace * 2 ** min(sweeps, MAX_BACKOFF)
@@ -73,7 +82,9 @@ class InFlight:
         pipe.hset(
             self.keys.inflight_deliveries,
             mapping={
-                key: json.dumps({"delivery": kwargs, "sweeps": sweeps}, ensure_ascii=False)
+                key: json.dumps(
+                    {"delivery": kwargs, "sweeps": sweeps, "at": at}, ensure_ascii=False
+                )
                 for key, kwargs in deliveries.items()
             },
         )
@@ -90,22 +101,25 @@ class InFlight:
         """Look at the entry again at ``due`` (it is under a lease until then)."""
         self.redis.zadd(self.keys.inflight, {entry_key: due}, xx=True)
 
-    def overdue(self, now: float, limit: int = 200) -> list[tuple[str, dict | None, int]]:
+    def overdue(self, now: float, limit: int = 200) -> list[Overdue]:
         """Claim up to ``limit`` overdue entries (a concurrent sweep does not see them for
-        ``grace`` s): (entry key, the kwargs of its delivery or None, re-sends so far)."""
+        ``grace`` s)."""
         flat = self._claim(
             keys=[self.keys.inflight, self.keys.inflight_deliveries],
             args=[now, math.ceil(now + self.grace), limit],
         )
-        claimed: list[tuple[str, dict | None, int]] = []
+        claimed: list[Overdue] = []
         for i in range(0, len(flat), 2):
             key = flat[i].decode() if isinstance(flat[i], bytes) else str(flat[i])
-            raw = flat[i + 1]
-            record = json.loads(raw) if raw else None
-            if record is None:
-                claimed.append((key, None, 0))
-            else:
-                claimed.append((key, record["delivery"], int(record.get("sweeps", 0))))
+            record = json.loads(flat[i + 1]) if flat[i + 1] else {}
+            claimed.append(
+                Overdue(
+                    key,
+                    record.get("delivery"),
+                    int(record.get("sweeps", 0)),
+                    float(record.get("at", 0.0)),
+                )
+            )
         return claimed
 
     def size(self) -> int:
