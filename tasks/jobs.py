@@ -62,6 +62,9 @@ def resend_lost_entries(r: Resources) -> int:
     long after it was due (its message lost by the broker) is sent again, unless it was sent
     after the oldest message still waiting in the Redis broker's pages or store list (it may
     be waiting behind it: a backlog is not a loss)."""
+    broker = r.settings.broker_url
+    if broker and broker.split("://", 1)[0].lower() not in ("redis", "rediss", "unix"):
+        return 0  # RabbitMQ hands a dead consumer's messages back at once, and loses none
     now = time.time()
     queued = metrics.queue_info(r.redis, ("pages", "store"), now)  # the broker's lists
     ages = [q["oldest_age"] for q in queued.values() if q["oldest_age"] is not None]
