@@ -53,7 +53,26 @@ def poll_due_feeds() -> int:
     metrics.beat_tick(r.redis, r.keys, time.time())
     for feed_id in due:
         poll_feed.delay(feed_id)
+    resend_lost_entries(r)
     return len(due)
+
+
+def resend_lost_entries(r: Resources) -> int:
+    """The sweep of entries in flight (tasks.ingest.inflight): an entry with no sign of life
+    long after it was due (its message lost by the broker) is sent again, unless it was sent
+    after the oldest message still waiting in the Redis broker's pages or store list (it may
+    be waiting behind it: a backlog is not a loss)."""
+    broker = r.settings.broker_url
+    if broker and broker.split("://", 1)[0].lower() not in ("redis", "rediss", "unix"):
+        return 0  # RabbitMQ hands a dead consumer's messages back at once, and loses none
+    now = time.time()
+    queued = metrics.queue_info(r.redis, ("pages", "store"), now)  # the broker's lists
+    ages = [q["oldest_age"] for q in queued.values() if q["oldest_age"] is not None]
+    queued_since = now - max(ages) if ages else None
+    again = entry_life.overdue(services(r), now, queued_since)
+    for delivery in again:
+        ingest_entry.apply_async(kwargs=delivery.to_kwargs())
+    return len(again)
 
 
 @shared_task(name="news.poll_feed", ignore_result=True)
@@ -87,6 +106,8 @@ def poll_feed(feed_id: str, recrawl: bool = False, run_id: str | None = None) ->
 def enqueue_entries(r: Resources, entries: list[FeedEntry], run_id: str | None) -> None:
     if run := run_progress(r, run_id):
         run.grow(len(entries))
+    # recorded in flight first: a message the broker loses is sent again by the sweep
+    entry_life.expect(services(r), [entry_life.Delivery(e, run_id) for e in entries], time.time())
     for entry in entries:
         ingest_entry.delay(entry.to_dict(), run_id)
 
@@ -107,6 +128,7 @@ def services(r: Resources) -> entry_life.EntryServices:
         keep_duplicates=s.duplicates == "keep",
         extra_tracking=s.tracking_params,
         sites=r.sites,
+        inflight=r.inflight,
     )
 
 
@@ -151,6 +173,7 @@ def ingest_entry(
         step = entry_life.Again(
             wait, entry_life.later(delivery, wait, time.time(), failures=failures + 1)
         )
+        entry_life.track(services(r), delivery, step, time.time())
     if isinstance(step, entry_life.Again):
         if step.label:
             count(r, entry.feed_id, step.label)
@@ -201,9 +224,10 @@ def store_article(
             exc,
         )
         if tries < STORE_RETRIES:
-            raise self.retry(
-                countdown=countdown(backoff(tries, 5.0), r.settings), max_retries=None
-            ) from None
+            wait = countdown(backoff(tries, 5.0), r.settings)
+            if entry_key:  # a sign of life: the sweep does not fetch the entry again
+                entry_life.sign_of_life(services(r), entry_key, time.time() + wait)
+            raise self.retry(countdown=wait, max_retries=None) from None
         return record_store_failure(r, article, entry_key, exc, run_id)
 
 
@@ -231,6 +255,8 @@ def record_store_failure(r: Resources, article: Article, entry_key, exc, run_id)
         "at": iso_time(time.time()),
     }
     r.redis.rpush(r.keys.failed, json.dumps(record, ensure_ascii=False))
+    if entry_key:  # retry-failed sends the article again: the entry's life ends here
+        entry_life.forget(services(r), entry_key)
     count(r, article.feed_id, "failed")
     progress(r, run_id, "failed")
     log.error(

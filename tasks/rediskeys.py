@@ -45,6 +45,17 @@ class Keys:
     def lease(self, entry_key: str) -> str:
         return f"{self.prefix}:lease:{entry_key}"
 
+    @property
+    def inflight(self) -> str:
+        """Sorted set: entry key -> when the sweep looks at the entry in flight next
+        (tasks.ingest.inflight)."""
+        return f"{self.prefix}:inflight"
+
+    @property
+    def inflight_deliveries(self) -> str:
+        """Hash: entry key -> the delivery (JSON) the sweep sends again if its message is lost."""
+        return f"{self.prefix}:inflight:deliveries"
+
     def crashes(self, entry_key: str) -> str:
         """Counter: runs of one entry's ingest that never ended (the worker process died)."""
         return f"{self.prefix}:crashes:{entry_key}"

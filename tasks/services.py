@@ -19,6 +19,7 @@ from tasks.dedupe.duplicates import DuplicateIndex
 from tasks.dedupe.seen import Leases, SeenIndex
 from tasks.fetch.http import HttpClient
 from tasks.fetch.politeness import HostBudget, Politeness
+from tasks.ingest.inflight import InFlight, grace_for
 from tasks.metrics import CountingHttpClient
 from tasks.poll.registry import FeedRegistry
 from tasks.rediskeys import Keys
@@ -61,6 +62,11 @@ class Resources:
     @cached_property
     def leases(self) -> Leases:
         return Leases(self.redis, self.keys, self.settings.lease_ttl)
+
+    @cached_property
+    def inflight(self) -> InFlight:
+        grace = grace_for(self.settings.visibility_timeout)
+        return InFlight(self.redis, self.keys, grace)
 
     @cached_property
     def duplicates(self) -> DuplicateIndex:

@@ -3,6 +3,8 @@ tests' own (flushed before and after), with settings given as NEWS_* variables."
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import subprocess
@@ -42,16 +44,21 @@ class CeleryProcs:
         return proc
 
     def start_worker(
-        self, name: str = "worker", concurrency: int = 2, pool: str = "prefork"
+        self,
+        name: str = "worker",
+        concurrency: int = 2,
+        pool: str = "prefork",
+        queues: str = "feeds,pages,store",
     ) -> subprocess.Popen:
-        """A worker on all queues: ``concurrency`` pool processes (prefork) or threads."""
+        """A worker (on all queues unless told): ``concurrency`` pool processes (prefork) or
+        threads."""
         node = f"{name}-{uuid.uuid4().hex[:6]}@%h"
         return self._spawn(
             name,
             [
                 "worker",
                 "-Q",
-                "feeds,pages,store",
+                queues,
                 "-c",
                 str(concurrency),
                 "-P",
@@ -112,7 +119,15 @@ class CeleryProcs:
         )
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, procs: CeleryProcs) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    procs: CeleryProcs,
+    explain: Callable[[], str] | None = None,
+) -> None:
+    """Wait for ``check``; on a timeout fail with ``explain()`` (the state that matters)
+    and the processes' logs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -121,7 +136,59 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, procs: Cele
             if proc.poll() is not None:
                 raise AssertionError(f"{name} died (code {proc.returncode})\n{procs.logs()}")
         time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}\n{procs.logs()}")
+    state = ""
+    if explain is not None:
+        try:
+            state = explain()
+        except Exception as exc:  # noqa: BLE001 - the diagnosis must not hide the timeout
+            state = f"(no diagnosis: {type(exc).__name__}: {exc})"
+    raise AssertionError(f"timed out waiting for {what}\n{state}\n{procs.logs()}")
+
+
+def broker_state(url: str, prefix: str = "news") -> str:
+    """What a stuck recovery looks like from Redis: queue lengths, every unacked message
+    (task, entry, age of its delivery), the unacked mutex, leases with their TTL, crash
+    counts and the failed list."""
+    client = redis.Redis.from_url(url)
+    try:
+        now = time.time()
+        lines = ["--- broker state ---"]
+        for queue in ("feeds", "pages", "store"):
+            lines.append(f"queue {queue}: {client.llen(queue)}")
+        index = dict(client.zrange("unacked_index", 0, -1, withscores=True))
+        unacked = client.hgetall("unacked")
+        lines.append(f"unacked: {len(unacked)} (index {len(index)})")
+        for tag, raw in unacked.items():
+            try:
+                message, exchange, routing_key = json.loads(raw)
+                headers = message.get("headers", {})
+                task = headers.get("task")
+                body = json.loads(base64.b64decode(message["body"]))
+                about = json.dumps(body[:2])[:200]
+                eta = headers.get("eta")
+                redelivered = headers.get("redelivered")
+            except Exception as exc:  # noqa: BLE001
+                task, about, eta, redelivered = "?", repr(exc), None, None
+                exchange = routing_key = "?"
+            score = index.get(tag)
+            age = f"{now - score:.1f}s" if score is not None else "not in index"
+            lines.append(
+                f"  {tag.decode()} {task} to {exchange}/{routing_key} delivered {age} ago "
+                f"eta={eta} redelivered={redelivered} {about}"
+            )
+        orphans = set(index) - set(unacked)
+        if orphans:
+            lines.append(f"in unacked_index only: {sorted(t.decode() for t in orphans)}")
+        lines.append(f"unacked_mutex: ttl {client.pttl('unacked_mutex')} ms")
+        for key in client.scan_iter(f"{prefix}:lease:*"):
+            lines.append(f"lease {key.decode()}: ttl {client.pttl(key)} ms {client.get(key)!r}")
+        for key in client.scan_iter(f"{prefix}:crashes:*"):
+            lines.append(f"crashes {key.decode()}: {client.get(key)!r}")
+        for record in client.lrange(f"{prefix}:failed", 0, -1):
+            lines.append(f"failed: {record.decode()[:300]}")
+        return "\n".join(lines)
+    finally:
+        client.close()
 
 
 def flush_db(url: str) -> None:

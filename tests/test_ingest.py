@@ -16,7 +16,18 @@ from tasks.dedupe.duplicates import DuplicateIndex
 from tasks.dedupe.seen import Leases, SeenIndex
 from tasks.fetch.http import HttpClient
 from tasks.fetch.politeness import HostBudget, Politeness
-from tasks.ingest.entry import Again, Delivery, Done, EntryServices, Store, run, stored
+from tasks.ingest.entry import (
+    Again,
+    Delivery,
+    Done,
+    EntryServices,
+    Store,
+    expect,
+    overdue,
+    run,
+    stored,
+)
+from tasks.ingest.inflight import InFlight
 from tasks.models import FeedEntry, Outcome
 from tests.httpserver import Reply
 from tests.newssite import make_story, page_html
@@ -24,6 +35,7 @@ from tests.newssite import make_story, page_html
 pytestmark = pytest.mark.integration
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
+GRACE = 18.0  # seconds an entry in flight may show no sign of life (vt 8 + 10)
 
 
 @pytest.fixture
@@ -50,6 +62,7 @@ def make_services(redis_client, keys):
             duplicates=DuplicateIndex(redis_client, keys, ttl=settings.neardup_ttl),
             fetch_retries=settings.fetch_retries,
             retry_backoff=settings.fetch_retry_backoff,
+            inflight=InFlight(redis_client, keys, GRACE),
         )
 
     yield build
@@ -214,3 +227,75 @@ def test_a_recrawl_of_a_gone_page_keeps_the_stored_article(make_services, http_s
     entry = entry_for(http_server.url("/gone.html"), "<p>A one-line teaser.</p>")
     step = ingest(replace(entry, recrawl=True), make_services(), time.time())
     assert step == Done(Outcome.FAILED)  # no teaser over the stored article
+
+
+# --- entries in flight: a message the broker loses is sent again -------------------------
+
+
+def in_flight(svc: EntryServices, now: float) -> dict[str, float]:
+    """Entry key -> when the sweep looks at it next."""
+    rows = svc.redis.zrange(svc.keys.inflight, 0, -1, withscores=True)
+    return {key.decode(): score for key, score in rows}
+
+
+def test_an_entry_whose_message_was_lost_is_sent_again_after_the_grace(make_services):
+    svc = make_services()
+    now = 1_000_000.0
+    lost = entry_for("http://127.0.0.1:9/lost.html", guid="lost")
+    expect(svc, [Delivery(lost, run_id="r1")], now)  # recorded, then its message vanished
+    assert overdue(svc, now + GRACE - 1) == []  # the broker's own recovery comes first
+    (again,) = overdue(svc, now + GRACE + 1)
+    assert again == Delivery(lost, run_id="r1")
+    # sent once: the next look backs off (2 grace), a concurrent sweep finds nothing
+    assert overdue(svc, now + GRACE + 2) == []
+    assert in_flight(svc, now)[lost.key] == pytest.approx(now + GRACE + 1 + 2 * GRACE)
+    assert len(overdue(svc, now + GRACE + 2 + 2 * GRACE)) == 1
+
+
+def test_an_entry_sent_after_the_oldest_queued_message_may_still_be_queued(make_services):
+    svc = make_services()
+    now = 1_000_000.0
+    first, later = entry_for("http://h/1", guid="first"), entry_for("http://h/2", guid="later")
+    expect(svc, [Delivery(first)], now)
+    expect(svc, [Delivery(later)], now + 5)
+    # the oldest message still in the broker's list was sent at now + 5: the first entry's
+    # message was taken out of the list before it (lost), the later one may wait behind it
+    (again,) = overdue(svc, now + 5 + GRACE + 1, queued_since=now + 5)
+    assert again.entry == first
+    assert overdue(svc, now + 5 + 2 * GRACE + 2, queued_since=None)[0].entry == later
+
+
+def test_the_sweep_forgets_seen_entries_and_waits_for_leased_ones(make_services):
+    svc = make_services()
+    now = time.time()
+    done, held = entry_for("http://h/a.html", guid="done"), entry_for("http://h/b", guid="held")
+    expect(svc, [Delivery(done), Delivery(held)], now - 2 * GRACE)
+    svc.seen.mark_seen(done.key, now)  # finished by another delivery of it
+    assert svc.leases.take(held.key)  # a run holds it (or a dead run's lease runs out)
+    assert overdue(svc, now) == []
+    left = in_flight(svc, now)
+    assert done.key not in left
+    assert now < left[held.key] <= now + svc.leases.ttl + 1.0  # looked at when it ends
+
+
+def test_each_try_says_when_the_next_sign_of_life_is_due(make_services, http_server):
+    story = make_story(7, "ingest")
+    http_server.route("/a.html", Reply(200, HTML, page_html(story)))
+    svc = make_services()
+    now = time.time()
+    entry = entry_for(http_server.url("/a.html"), guid="tracked")
+    expect(svc, [Delivery(entry)], now)
+    assert in_flight(svc, now) == {entry.key: pytest.approx(now + GRACE)}
+    busy = entry_for(http_server.url("/a.html"), guid="busy")
+    assert svc.leases.take(busy.key)
+    step = ingest(busy, svc, now)  # comes back later: due when its retry is
+    assert isinstance(step, Again)
+    assert in_flight(svc, now)[busy.key] == pytest.approx(now + step.delay + GRACE)
+    step = ingest(entry, svc, now)  # handed to the store: due now, while the store runs
+    assert isinstance(step, Store)
+    assert in_flight(svc, now)[entry.key] == pytest.approx(now + GRACE)
+    stored(svc, step.article, entry.key, step.token, now)  # the life ends: forgotten
+    assert entry.key not in in_flight(svc, now)
+    assert not svc.redis.hexists(svc.keys.inflight_deliveries, entry.key)
+    seen_again = ingest(entry, svc, now)  # a duplicate delivery
+    assert seen_again == Done(Outcome.SEEN) and entry.key not in in_flight(svc, now)

@@ -15,13 +15,18 @@ on the failed list.
                                 -> the feed's own content, else failed (seen, failed list)
       content dedupe            -> Store(article) | Done(dropped_duplicate), seen
     stored(article)                             # after the upsert (either task)
-      remember its content, mark seen, give up the lease
+      remember its content, mark seen, give up the lease, forget it in flight
 
 The lease is held from the first step to the store: renewed by this process's heartbeat
 (tasks.dedupe.seen.Leases), so it outlives a killed holder by at most NEWS_LEASE_TTL. The
 article goes to news.store_article (the storage task, on its own queue) and the lease is
 handed over (hand_over) with it. This module returns steps; the Celery shells in
 tasks.jobs turn them into retries, store tasks and counters. It never imports Celery.
+
+Every entry is also recorded in flight (tasks.ingest.inflight) from before its first
+message until its life ends: when each try ends (track), the record says when the next sign
+of life is due, so the beat tick's sweep (overdue) sends again an entry whose message the
+broker lost.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from tasks.errors import (
 from tasks.fetch.http import HttpClient
 from tasks.fetch.politeness import Politeness
 from tasks.formats import iso_time
+from tasks.ingest.inflight import InFlight
 from tasks.models import Article, FeedEntry, Outcome
 from tasks.rediskeys import Keys
 
@@ -78,6 +84,7 @@ class EntryServices:
     keep_duplicates: bool = True
     extra_tracking: tuple[str, ...] = ()
     sites: SiteRules | None = None  # optional per-site selectors (NEWS_SITES_FILE)
+    inflight: InFlight | None = None  # the record of entries in flight; None: not kept
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,15 @@ class Delivery:
             "failures": self.failures,
             "not_before": self.not_before,
         }
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict) -> Delivery:
+        return cls(
+            FeedEntry.from_dict(kwargs["entry_data"]),
+            kwargs.get("run_id"),
+            int(kwargs.get("failures") or 0),
+            kwargs.get("not_before"),
+        )
 
 
 @dataclass(frozen=True)
@@ -142,6 +158,12 @@ def later(d: Delivery, seconds: float, now: float, **changes) -> Delivery:
 
 def run(d: Delivery, svc: EntryServices, now: float) -> Step:
     """One try of the entry (see the module docstring for the whole map)."""
+    step = one_try(d, svc, now)
+    track(svc, d, step, now)
+    return step
+
+
+def one_try(d: Delivery, svc: EntryServices, now: float) -> Step:
     if d.not_before is not None and now < d.not_before - EARLY:
         return Again(d.not_before - now, d)
     with crash_guard(svc, d.entry) as guard:
@@ -280,6 +302,97 @@ def check_duplicate(entry: FeedEntry, article: Article, svc: EntryServices, now:
     return Done(Outcome.DROPPED_DUPLICATE)
 
 
+# --- in flight: what the sweep sends again if the broker loses a message -----------------
+
+
+def expect(svc: EntryServices, deliveries: list[Delivery], now: float) -> None:
+    """Record entries about to be sent (before their messages are: a crash in between leaves
+    them recorded, never lost)."""
+    if svc.inflight is not None:
+        svc.inflight.expect({d.entry.key: d.to_kwargs() for d in deliveries}, now, at=now)
+
+
+def track(svc: EntryServices, d: Delivery, step: Step, now: float) -> None:
+    """After a try: an entry coming back (Again) is due when its retry is; one handed to the
+    store is due now (while the store holds the lease the sweep only waits); one whose life
+    ended is forgotten. A failure here is logged, not raised: the record is a safety net, and
+    the step is already decided."""
+    if svc.inflight is None:
+        return
+    try:
+        if isinstance(step, Again):
+            kwargs = step.delivery.to_kwargs()
+            svc.inflight.expect({d.entry.key: kwargs}, now + step.delay, at=now)
+        elif isinstance(step, Store):
+            svc.inflight.expect({d.entry.key: d.to_kwargs()}, now, at=now)
+        else:
+            svc.inflight.done(d.entry.key)
+    except redis.RedisError:
+        log.warning("in-flight record not updated entry=%s", d.entry.key, exc_info=True)
+
+
+def forget(svc: EntryServices, entry_key: str) -> None:
+    """The entry's life ended outside a try (its article went to the failed list)."""
+    if svc.inflight is None:
+        return
+    try:
+        svc.inflight.done(entry_key)
+    except redis.RedisError:
+        log.warning("in-flight record not updated entry=%s", entry_key, exc_info=True)
+
+
+def sign_of_life(svc: EntryServices, entry_key: str, due: float) -> None:
+    """The entry is alive elsewhere (its store is retried): look at it again after ``due``."""
+    if svc.inflight is None:
+        return
+    try:
+        svc.inflight.postpone(entry_key, due + svc.inflight.grace)
+    except redis.RedisError:
+        log.warning("in-flight record not updated entry=%s", entry_key, exc_info=True)
+
+
+def overdue(svc: EntryServices, now: float, queued_since: float | None = None) -> list[Delivery]:
+    """The sweep: entries whose sign of life is overdue. Seen ones (stored, or finished by a
+    duplicate delivery) are forgotten; ones under a lease are looked at again when it ends;
+    ones sent at or after ``queued_since`` (when the oldest message still queued was sent:
+    theirs may be waiting behind it) are looked at again later; the others come back as
+    deliveries to send again (their re-sends back off)."""
+    if svc.inflight is None:
+        return []
+    claimed = svc.inflight.overdue(now)
+    if not claimed:
+        return []
+    records = []
+    for o in claimed:
+        if o.delivery is None:  # no delivery to send: nothing the sweep can do
+            svc.inflight.done(o.key)
+        else:
+            records.append((o, Delivery.from_kwargs(o.delivery)))
+    plain = [o.key for o, d in records if not d.entry.recrawl]
+    unseen = set(svc.seen.unseen(plain, now)) if plain else set()
+    again: list[Delivery] = []
+    for o, d in records:
+        if not d.entry.recrawl and o.key not in unseen:
+            svc.inflight.done(o.key)
+            continue
+        lease = svc.leases.remaining(o.key)
+        if lease > 0:  # a run holds it, or a dead run's lease has not lapsed yet
+            svc.inflight.postpone(o.key, now + lease + 1.0)
+            continue
+        if queued_since is not None and o.at >= queued_since - 1.0:
+            continue  # maybe still queued: claimed until now + grace, looked at then
+        svc.inflight.expect({o.key: d.to_kwargs()}, now, at=now, sweeps=o.sweeps + 1)
+        log.warning(
+            "entry sent again: no sign of life for %.0f s feed=%s url=%s entry=%s",
+            now - o.at,
+            d.entry.feed_id,
+            d.entry.link,
+            o.key,
+        )
+        again.append(d)
+    return again
+
+
 # --- the ends of a life -----------------------------------------------------------------
 
 
@@ -290,6 +403,8 @@ def stored(svc: EntryServices, article: Article, entry_key: str | None, token, n
     if entry_key:
         svc.seen.mark_seen(entry_key, now)
         svc.leases.give_up(entry_key, token)
+        if svc.inflight is not None:
+            svc.inflight.done(entry_key)
 
 
 def hand_over(svc: EntryServices, entry_key: str, token: str | None) -> None:
@@ -307,6 +422,8 @@ def fail(svc: EntryServices, entry: FeedEntry, exc: IngestError | None, now: flo
     record = {"entry": entry.to_dict(), "error": error, "at": iso_time(now)}
     svc.redis.rpush(svc.keys.failed, json.dumps(record, ensure_ascii=False))
     svc.seen.mark_seen(entry.key, now)
+    if svc.inflight is not None:
+        svc.inflight.done(entry.key)
     log.error(
         "entry failed (%s) feed=%s url=%s entry=%s: %s",
         error["kind"],
