@@ -96,8 +96,8 @@ def count_articles(store_url: str) -> int:
 
 def test_run_on_embedded_defaults_collects_articles_and_stops_cleanly(tmp_path, http_server):
     stories = serve_site(http_server, rss_count=3, atom_count=2)
-    feeds = tmp_path / "feeds.toml"
-    feeds.write_text(feeds_toml(http_server))
+    feeds = tmp_path / "feeds.toml"  # a bad entry beside the good ones is refused alone
+    feeds.write_text(feeds_toml(http_server) + '\n[[feeds]]\nname = "Bad"\nurl = "ftp://x/"\n')
     flower, metrics = free_port(), free_port()
     env = base_env(
         tmp_path,
@@ -142,6 +142,7 @@ def test_run_on_embedded_defaults_collects_articles_and_stops_cleanly(tmp_path, 
         log.close()
     console = (tmp_path / "run.log").read_text()
     assert "stopped" in console
+    assert "entry refused, the others are polled:" in console and "feed #3 ('Bad')" in console
     # the console is our events: Celery's banner, per-tick lines and Flower's noise are not
     assert "polled feed=test-rss" in console and "article stored feed=" in console
     for noise in ("Sending due task", "-------------- ", "[tasks]", "Registered tasks", "ready."):

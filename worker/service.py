@@ -28,6 +28,7 @@ from pathlib import Path
 
 import redis
 
+from config.feeds import FeedsFileError, FeedSource, read_feeds_file
 from config.settings import Settings
 from worker.connect import embedded_url_file
 
@@ -283,9 +284,21 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+def usable_feeds(path: str) -> list[FeedSource]:
+    """The feeds file's good entries; each refused one named on stderr (the running service
+    refuses a bad entry alone as well: tasks.poll.stage). FeedsFileError (config.feeds) when
+    the file is unusable or no entry in it is good: nothing would be polled."""
+    load = read_feeds_file(path)
+    if load.refused and not load.feeds:
+        more = f" (and {len(load.refused) - 1} more refused)" if len(load.refused) > 1 else ""
+        raise FeedsFileError(load.refused[0] + more)
+    for reason in load.refused:
+        print(f"newsworker: entry refused, the others are polled: {reason}", file=sys.stderr)
+    return load.feeds
+
+
 def run_service(settings: Settings) -> int:
     """Check what the service needs, start it, and stop it cleanly on Ctrl-C / SIGTERM."""
-    from config.feeds import load_feeds
     from tasks.clean.sites import load_sites
     from tasks.store import open_store
 
@@ -303,7 +316,7 @@ def run_service(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        feeds = load_feeds(settings.feeds_file)
+        feeds = usable_feeds(settings.feeds_file)
         if settings.sites_file:
             load_sites(settings.sites_file)  # a bad site-rules file stops us here, not per page
         open_store(settings.store_url).close()
